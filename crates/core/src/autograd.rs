@@ -1,0 +1,314 @@
+//! Reverse-mode automatic differentiation: grad mode, `backward`, and `gradcheck`.
+//!
+//! The graph is dynamic (define-by-run): every op that runs with grad mode on and an input
+//! that requires a gradient records itself (`Op`) on its output. `backward` then
+//!  1. finds every node reachable from the loss, in topological order, with an explicit
+//!     stack (a recursive walk would overflow on a chain of 100,000 ops);
+//!  2. visits them from the loss back to the leaves, handing each op the gradient of its
+//!     output and collecting the gradients of its inputs;
+//!  3. adds (`+=`) the gradient of each leaf into its `.grad()`;
+//!  4. frees each op, and the values it saved, as soon as it has been used, as PyTorch does
+//!     unless asked to retain the graph.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+
+use crate::Tensor;
+
+thread_local! {
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// Whether ops currently record the graph (true unless inside [`no_grad`]).
+///
+/// ```
+/// use kindling_core::{autograd::is_grad_enabled, no_grad};
+/// assert!(is_grad_enabled());
+/// no_grad(|| assert!(!is_grad_enabled()));
+/// ```
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.with(|g| g.get())
+}
+
+/// Runs `f` with graph recording off and returns its value, like `with torch.no_grad():`.
+/// Use it for evaluation and for updating parameters by hand.
+///
+/// ```
+/// use kindling_core::{no_grad, Tensor};
+/// let w = Tensor::ones(&[2]).requires_grad(true);
+/// let y = no_grad(|| &w * 3.0);
+/// assert!(!y.is_requires_grad());
+/// ```
+pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            GRAD_ENABLED.with(|g| g.set(self.0));
+        }
+    }
+    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(false)));
+    f()
+}
+
+impl Tensor {
+    /// Computes the gradient of this one-element tensor with respect to every leaf that
+    /// requires a gradient, and adds it into the leaf's `.grad()`. The graph is freed.
+    ///
+    /// # Panics
+    /// If the tensor has more than one element (use [`Tensor::backward_with`]), if it does
+    /// not require a gradient, or if its graph was already freed by an earlier `backward`.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::from_vec(vec![2.0], &[1]).requires_grad(true);
+    /// let y = (&x * &x + &x).sum(); // y = x² + x, dy/dx = 2x + 1
+    /// y.backward();
+    /// assert_eq!(x.grad().unwrap().item(), 5.0);
+    /// ```
+    pub fn backward(&self) {
+        assert!(
+            self.numel() == 1,
+            "backward: the output has shape {:?}; backward() needs a single value \
+             (reduce it with .sum() or .mean(), or call backward_with(grad))",
+            self.shape()
+        );
+        self.backward_with(&Tensor::ones(self.shape()));
+    }
+
+    /// Backward from a tensor of any shape, given the gradient of the loss with respect to
+    /// it (PyTorch's `t.backward(gradient)`).
+    ///
+    /// # Panics
+    /// If `grad`'s shape differs from this tensor's, or the tensor does not require a
+    /// gradient, or its graph was already freed.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2]).requires_grad(true);
+    /// let y = &x * 3.0;
+    /// y.backward_with(&Tensor::from_vec(vec![1.0, 10.0], &[2]));
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![3.0, 30.0]);
+    /// ```
+    pub fn backward_with(&self, grad: &Tensor) {
+        assert!(
+            grad.shape() == self.shape(),
+            "backward_with: gradient shape {:?} does not match output shape {:?}",
+            grad.shape(),
+            self.shape()
+        );
+        assert!(
+            self.is_requires_grad(),
+            "backward: this tensor does not require grad and has no graph \
+             (did you forget .requires_grad(true) on a leaf, or run it inside no_grad?)"
+        );
+        crate::no_grad(|| run_backward(self, grad.detach()));
+    }
+}
+
+fn run_backward(root: &Tensor, seed: Tensor) {
+    let mut order: Vec<Option<Tensor>> = topological_order(root).into_iter().map(Some).collect();
+    let mut grads: HashMap<u64, Tensor> = HashMap::new();
+    grads.insert(root.id(), seed);
+
+    // `order` lists inputs before the ops that read them, so walk it backwards.
+    for slot in order.iter_mut().rev() {
+        let node = slot.take().expect("each node is visited once");
+        let Some(g) = grads.remove(&node.id()) else {
+            continue; // no gradient reached this node (e.g. an unused branch)
+        };
+        if node.is_leaf() {
+            node.accumulate_grad(g);
+            continue;
+        }
+        let op = node.0.op.lock().unwrap().take().unwrap_or_else(|| {
+            panic!(
+                "backward: trying to backward through the graph a second time: the graph \
+                 behind this tensor was freed by an earlier backward() (tensor shape {:?})",
+                node.shape()
+            )
+        });
+        let input_grads = op.backward(&g);
+        for (input, ig) in op.inputs().into_iter().zip(input_grads) {
+            let Some(ig) = ig else { continue };
+            if !input.is_requires_grad() {
+                continue;
+            }
+            debug_assert_eq!(ig.shape(), input.shape(), "{} backward", op.name());
+            match grads.remove(&input.id()) {
+                Some(prev) => grads.insert(input.id(), prev.add_into(ig)),
+                None => grads.insert(input.id(), ig),
+            };
+        }
+        // `op` drops here, releasing the values it saved for backward.
+    }
+}
+
+/// Every tensor that requires grad and is reachable from `root`, each once, in an order
+/// where a tensor comes after all of its inputs. Iterative DFS with an explicit stack.
+pub(crate) fn topological_order(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    // (tensor, children already pushed?)
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((t, expanded)) = stack.pop() {
+        if expanded {
+            order.push(t);
+            continue;
+        }
+        if !seen.insert(t.id()) {
+            continue;
+        }
+        let inputs: Vec<Tensor> = match t.0.op.lock().unwrap().as_ref() {
+            Some(op) => op.inputs().into_iter().cloned().collect(),
+            None => Vec::new(),
+        };
+        stack.push((t, true));
+        for input in inputs {
+            if input.is_requires_grad() && !seen.contains(&input.id()) {
+                stack.push((input, false));
+            }
+        }
+    }
+    order
+}
+
+impl Tensor {
+    /// `self + other` for two gradients of the same shape, reusing `self`'s buffer when no
+    /// one else holds it.
+    fn add_into(self, other: Tensor) -> Tensor {
+        let shape = self.shape().to_vec();
+        let mut data = match std::sync::Arc::try_unwrap(self.0) {
+            Ok(mut inner) => match std::sync::Arc::get_mut(&mut inner.data) {
+                Some(lock) => std::mem::take(lock.get_mut().unwrap_or_else(|e| e.into_inner())),
+                None => inner.data.read().unwrap().clone(),
+            },
+            Err(shared) => shared.data.read().unwrap().clone(),
+        };
+        for (d, o) in data.iter_mut().zip(other.data().iter()) {
+            *d += o;
+        }
+        Tensor::constant(data, shape)
+    }
+}
+
+/// The outcome of a [`gradcheck`]: the worst disagreement found between the analytic
+/// gradient (from `backward`) and the numerical one (central finite differences).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradcheckReport {
+    /// Which input (index into the `inputs` slice) holds the worst element.
+    pub input: usize,
+    /// The flat index of the worst element in that input.
+    pub index: usize,
+    /// The gradient `backward` computed there.
+    pub analytic: f32,
+    /// The finite-difference estimate there.
+    pub numeric: f32,
+    /// `|analytic - numeric| / (atol + rtol * |numeric|)`: at most 1 passes.
+    pub error_ratio: f32,
+    /// How many elements were checked in all.
+    pub checked: usize,
+}
+
+impl std::fmt::Display for GradcheckReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "worst of {} elements: input {} element {}: analytic {:.6}, numeric {:.6} \
+             (error {:.2}x the tolerance)",
+            self.checked, self.input, self.index, self.analytic, self.numeric, self.error_ratio
+        )
+    }
+}
+
+/// Options for [`gradcheck`]. The defaults suit f32: a step of 1e-3 and tolerances of 1e-2,
+/// since single precision cannot resolve finer differences.
+#[derive(Debug, Clone, Copy)]
+pub struct GradcheckOptions {
+    /// The finite-difference step.
+    pub eps: f32,
+    /// Absolute tolerance.
+    pub atol: f32,
+    /// Relative tolerance.
+    pub rtol: f32,
+    /// Seed for the random upstream gradient.
+    pub seed: u64,
+}
+
+impl Default for GradcheckOptions {
+    fn default() -> Self {
+        GradcheckOptions { eps: 1e-3, atol: 1e-2, rtol: 1e-2, seed: 7 }
+    }
+}
+
+/// Checks `f`'s backward pass against central finite differences, like
+/// `torch.autograd.gradcheck`.
+///
+/// To exercise every path of the chain rule, the checked scalar is `L = Σ f(x) ⊙ u` for a
+/// fixed random, non-uniform `u`. The analytic gradient of `L` comes from `backward`; the
+/// numerical one perturbs each input element by ±eps. Returns the report of the worst
+/// element: `Ok` if it is within tolerance, `Err` (with the same report) if not.
+///
+/// ```
+/// use kindling_core::{autograd::gradcheck, Tensor};
+/// let x = Tensor::from_vec(vec![0.5, -1.0, 2.0], &[3]);
+/// let report = gradcheck(|t| t[0].tanh(), &[x], Default::default()).unwrap();
+/// assert!(report.error_ratio <= 1.0);
+/// ```
+pub fn gradcheck(
+    f: impl Fn(&[Tensor]) -> Tensor,
+    inputs: &[Tensor],
+    options: GradcheckOptions,
+) -> Result<GradcheckReport, GradcheckReport> {
+    let leaves: Vec<Tensor> = inputs.iter().map(|t| Tensor::from_vec(t.to_vec(), t.shape()).requires_grad(true)).collect();
+    let out = f(&leaves);
+    let upstream = {
+        let mut rng = crate::rng::Xoshiro256::seed_from(options.seed);
+        // Magnitudes in [0.5, 1.5) with random signs: no element's gradient is scaled away.
+        let u: Vec<f32> = (0..out.numel())
+            .map(|_| {
+                let v = 0.5 + rng.next_f32();
+                if rng.next_f32() < 0.5 {
+                    -v
+                } else {
+                    v
+                }
+            })
+            .collect();
+        Tensor::from_vec(u, out.shape())
+    };
+    out.backward_with(&upstream);
+
+    // L(x) in f64, so that the finite difference loses as little as possible.
+    let loss = |xs: &[Tensor]| -> f64 {
+        let y = crate::no_grad(|| f(xs)).to_vec();
+        y.iter().zip(upstream.data().iter()).map(|(&a, &b)| a as f64 * b as f64).sum()
+    };
+
+    let mut worst: Option<GradcheckReport> = None;
+    let mut checked = 0;
+    for (i, leaf) in leaves.iter().enumerate() {
+        let analytic = leaf.grad().map(|g| g.to_vec()).unwrap_or_else(|| vec![0.0; leaf.numel()]);
+        for j in 0..leaf.numel() {
+            let probe: Vec<Tensor> = leaves.iter().map(|t| Tensor::from_vec(t.to_vec(), t.shape())).collect();
+            let original = probe[i].data()[j];
+            probe[i].data_mut()[j] = original + options.eps;
+            let plus = loss(&probe);
+            probe[i].data_mut()[j] = original - options.eps;
+            let minus = loss(&probe);
+            let numeric = ((plus - minus) / (2.0 * options.eps as f64)) as f32;
+            let a = analytic[j];
+            let ratio = (a - numeric).abs() / (options.atol + options.rtol * numeric.abs());
+            checked += 1;
+            if worst.as_ref().is_none_or(|w| ratio > w.error_ratio) {
+                worst = Some(GradcheckReport { input: i, index: j, analytic: a, numeric, error_ratio: ratio, checked: 0 });
+            }
+        }
+    }
+    let mut report = worst.unwrap_or(GradcheckReport { input: 0, index: 0, analytic: 0.0, numeric: 0.0, error_ratio: 0.0, checked: 0 });
+    report.checked = checked;
+    if report.error_ratio <= 1.0 {
+        Ok(report)
+    } else {
+        Err(report)
+    }
+}

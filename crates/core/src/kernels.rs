@@ -1,0 +1,152 @@
+//! Low-level building blocks shared by the ops: the SGEMM call, and helpers that split
+//! element-wise work across threads.
+//!
+//! Matrix products go to the `gemm` crate, a real blocked, vectorised SGEMM (AVX2/FMA here),
+//! never a triple loop. Threads come from rayon; work is split in coarse, fixed chunks so
+//! that small tensors stay on one thread and results never depend on how rayon scheduled
+//! them (a resumed run must reproduce the original bit for bit).
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Below this many elements, element-wise work stays on the calling thread: spawning
+/// costs more than it saves.
+pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
+
+/// Sets how many threads kindling's kernels use (rayon's global pool). Call it once, before
+/// any tensor work; later calls return an error, as rayon allows one global pool.
+///
+/// ```
+/// // The first call in a process wins; this example just shows the call.
+/// let _ = kindling_core::set_num_threads(2);
+/// ```
+pub fn set_num_threads(n: usize) -> Result<(), String> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| format!("set_num_threads({n}): {e}"))
+}
+
+/// The number of threads kernels split work over.
+///
+/// ```
+/// assert!(kindling_core::num_threads() >= 1);
+/// ```
+pub fn num_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// A matrix operand: a slice plus row and column strides, so that a transposed matrix is
+/// just the same slice with the strides swapped (no copy).
+#[derive(Clone, Copy)]
+pub(crate) struct Mat<'a> {
+    pub data: &'a [f32],
+    pub row_stride: usize,
+    pub col_stride: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// A row-major `rows x cols` matrix.
+    pub fn rows(data: &'a [f32], cols: usize) -> Self {
+        Mat { data, row_stride: cols, col_stride: 1 }
+    }
+    /// The transpose of a row-major matrix with `cols` columns.
+    pub fn transposed(data: &'a [f32], cols: usize) -> Self {
+        Mat { data, row_stride: 1, col_stride: cols }
+    }
+}
+
+/// `c = a·b` (or `c += a·b` when `accumulate`), with `a` m×k, `b` k×n and `c` row-major m×n.
+/// `threads > 1` lets gemm split the product itself; callers that already run one product
+/// per thread pass 1.
+pub(crate) fn sgemm(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32], accumulate: bool, threads: usize) {
+    assert!(c.len() >= m * n, "sgemm: output holds {} elements, needs {}", c.len(), m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let last = |mat: &Mat, r: usize, cc: usize| (r - 1) * mat.row_stride + (cc - 1) * mat.col_stride;
+    assert!(last(&a, m, k) < a.data.len() && last(&b, k, n) < b.data.len(), "sgemm: operand too short");
+    // Tiny products are not worth waking other threads for.
+    let parallelism = if threads > 1 && m * n * k >= 1 << 18 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    // SAFETY: the asserts above check that every index gemm touches, (m-1, k-1) of `a`,
+    // (k-1, n-1) of `b` and (m-1, n-1) of `c`, lies inside its slice; `c` is borrowed
+    // mutably, so it cannot alias `a` or `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// `f` applied to every element, on several threads when the tensor is large.
+pub(crate) fn par_map(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f32> {
+    if x.len() < PAR_THRESHOLD {
+        return x.iter().map(|&v| f(v)).collect();
+    }
+    let mut out = vec![0.0; x.len()];
+    out.par_chunks_mut(PAR_THRESHOLD).zip(x.par_chunks(PAR_THRESHOLD)).for_each(|(o, x)| {
+        for (o, &v) in o.iter_mut().zip(x) {
+            *o = f(v);
+        }
+    });
+    out
+}
+
+/// `f` applied pairwise to two slices of equal length.
+pub(crate) fn par_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync + Send) -> Vec<f32> {
+    debug_assert_eq!(a.len(), b.len());
+    if a.len() < PAR_THRESHOLD {
+        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+    }
+    let mut out = vec![0.0; a.len()];
+    out.par_chunks_mut(PAR_THRESHOLD)
+        .zip(a.par_chunks(PAR_THRESHOLD).zip(b.par_chunks(PAR_THRESHOLD)))
+        .for_each(|(o, (a, b))| {
+            for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                *o = f(x, y);
+            }
+        });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sgemm_matches_a_hand_computed_product_and_transposes() {
+        // [1 2; 3 4] · [5 6; 7 8] = [19 22; 43 50]
+        let a = [1.0, 2.0, 3.0, 4.0];
+        let b = [5.0, 6.0, 7.0, 8.0];
+        let mut c = [0.0; 4];
+        sgemm(2, 2, 2, Mat::rows(&a, 2), Mat::rows(&b, 2), &mut c, false, 1);
+        assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+        // aᵀ·b = [1 3; 2 4] · [5 6; 7 8] = [26 30; 38 44], accumulated onto c
+        sgemm(2, 2, 2, Mat::transposed(&a, 2), Mat::rows(&b, 2), &mut c, true, 1);
+        assert_eq!(c, [45.0, 52.0, 81.0, 94.0]);
+    }
+}

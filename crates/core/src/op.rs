@@ -1,0 +1,213 @@
+//! The `Op` enum: every differentiable operation, what it saved for the backward pass, and
+//! its backward rule. This is the one file to read to learn how autograd differentiates.
+//!
+//! Each variant holds the op's inputs (so the graph can be walked) plus whatever the forward
+//! pass saved. `Op::backward` receives the gradient of the op's output and returns one
+//! gradient per input, in the order of `Op::inputs`. Backward runs with grad mode off, so the
+//! tensor arithmetic below builds no graph of its own. The forward passes live in `ops/`,
+//! in the file named after the op family; the long backward kernels sit beside them there.
+
+use crate::ops::{batch_norm, conv, pool, reduce, softmax};
+use crate::Tensor;
+
+/// One recorded operation: the inputs, the saved values, and (in `backward`) the chain rule.
+pub(crate) enum Op {
+    Add(Tensor, Tensor),
+    Sub(Tensor, Tensor),
+    Mul(Tensor, Tensor),
+    Div(Tensor, Tensor),
+    Neg(Tensor),
+    /// `out` is saved because d/dx exp(x) = exp(x).
+    Exp { x: Tensor, out: Tensor },
+    Log(Tensor),
+    Sqrt { x: Tensor, out: Tensor },
+    Powf { x: Tensor, p: f32 },
+    Relu(Tensor),
+    Sigmoid { x: Tensor, out: Tensor },
+    Tanh { x: Tensor, out: Tensor },
+    Sum(Tensor),
+    Mean(Tensor),
+    SumDim { x: Tensor, dim: usize, keepdim: bool },
+    MeanDim { x: Tensor, dim: usize, keepdim: bool },
+    Reshape(Tensor),
+    Permute { x: Tensor, dims: Vec<usize> },
+    MatMul(Tensor, Tensor),
+    Softmax { x: Tensor, out: Tensor, dim: usize },
+    LogSoftmax { x: Tensor, out: Tensor, dim: usize },
+    /// `cols` is every image's im2col matrix, kept for the weight gradient.
+    Conv2d { x: Tensor, w: Tensor, b: Option<Tensor>, stride: usize, padding: usize, cols: Vec<f32> },
+    /// `argmax[i]` is where, inside its input plane, output element `i` found its maximum.
+    MaxPool2d { x: Tensor, argmax: Vec<u32> },
+    /// Saved: the normalised input x̂ and 1/σ per channel (batch stats in training, running
+    /// stats in eval).
+    BatchNorm { x: Tensor, weight: Option<Tensor>, bias: Option<Tensor>, saved: batch_norm::Saved },
+    /// Negative log-likelihood, mean over the batch: `-mean_n(x[n, target[n]])`.
+    NllLoss { x: Tensor, targets: Vec<usize> },
+}
+
+impl Op {
+    /// A short name, shown by `Tensor::op_name` and in the DOT picture.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Op::Add(..) => "Add",
+            Op::Sub(..) => "Sub",
+            Op::Mul(..) => "Mul",
+            Op::Div(..) => "Div",
+            Op::Neg(..) => "Neg",
+            Op::Exp { .. } => "Exp",
+            Op::Log(..) => "Log",
+            Op::Sqrt { .. } => "Sqrt",
+            Op::Powf { .. } => "Powf",
+            Op::Relu(..) => "Relu",
+            Op::Sigmoid { .. } => "Sigmoid",
+            Op::Tanh { .. } => "Tanh",
+            Op::Sum(..) => "Sum",
+            Op::Mean(..) => "Mean",
+            Op::SumDim { .. } => "SumDim",
+            Op::MeanDim { .. } => "MeanDim",
+            Op::Reshape(..) => "Reshape",
+            Op::Permute { .. } => "Permute",
+            Op::MatMul(..) => "MatMul",
+            Op::Softmax { .. } => "Softmax",
+            Op::LogSoftmax { .. } => "LogSoftmax",
+            Op::Conv2d { .. } => "Conv2d",
+            Op::MaxPool2d { .. } => "MaxPool2d",
+            Op::BatchNorm { .. } => "BatchNorm",
+            Op::NllLoss { .. } => "NllLoss",
+        }
+    }
+
+    /// The tensors this op read, in the order `backward` returns their gradients.
+    pub(crate) fn inputs(&self) -> Vec<&Tensor> {
+        match self {
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::MatMul(a, b) => {
+                vec![a, b]
+            }
+            Op::Neg(x) | Op::Log(x) | Op::Relu(x) | Op::Sum(x) | Op::Mean(x) | Op::Reshape(x) => {
+                vec![x]
+            }
+            Op::Exp { x, .. }
+            | Op::Sqrt { x, .. }
+            | Op::Powf { x, .. }
+            | Op::Sigmoid { x, .. }
+            | Op::Tanh { x, .. }
+            | Op::SumDim { x, .. }
+            | Op::MeanDim { x, .. }
+            | Op::Permute { x, .. }
+            | Op::Softmax { x, .. }
+            | Op::LogSoftmax { x, .. }
+            | Op::MaxPool2d { x, .. }
+            | Op::NllLoss { x, .. } => vec![x],
+            Op::Conv2d { x, w, b, .. } => [Some(x), Some(w), b.as_ref()].into_iter().flatten().collect(),
+            Op::BatchNorm { x, weight, bias, .. } => {
+                [Some(x), weight.as_ref(), bias.as_ref()].into_iter().flatten().collect()
+            }
+        }
+    }
+
+    /// Moves the input handles out, so that dropping a deep graph can proceed without
+    /// recursion (see `Drop for Inner`).
+    pub(crate) fn into_inputs(self) -> Vec<Tensor> {
+        self.inputs().into_iter().cloned().collect()
+    }
+
+    /// The chain rule: given dL/d(out), returns dL/d(input) for every input, `None` where the
+    /// input does not require a gradient (nothing is computed for it).
+    pub(crate) fn backward(&self, g: &Tensor) -> Vec<Option<Tensor>> {
+        // `need(t, f)` runs `f` only if gradients flow to `t`.
+        fn need(t: &Tensor, f: impl FnOnce() -> Tensor) -> Option<Tensor> {
+            t.is_requires_grad().then(f)
+        }
+        match self {
+            // Broadcasting copied an input along some dims; its gradient sums them back.
+            Op::Add(a, b) => vec![
+                need(a, || g.sum_to(a.shape())),
+                need(b, || g.sum_to(b.shape())),
+            ],
+            Op::Sub(a, b) => vec![
+                need(a, || g.sum_to(a.shape())),
+                need(b, || (-g).sum_to(b.shape())),
+            ],
+            // d(ab)/da = b, d(ab)/db = a
+            Op::Mul(a, b) => vec![
+                need(a, || (g * b).sum_to(a.shape())),
+                need(b, || (g * a).sum_to(b.shape())),
+            ],
+            // d(a/b)/da = 1/b, d(a/b)/db = -a/b²
+            Op::Div(a, b) => vec![
+                need(a, || (g / b).sum_to(a.shape())),
+                need(b, || (-(g * a) / (b * b)).sum_to(b.shape())),
+            ],
+            Op::Neg(_) => vec![Some(-g)],
+            Op::Exp { out, .. } => vec![Some(g * out)],
+            Op::Log(x) => vec![Some(g / x)],
+            // d√x/dx = 1 / (2√x)
+            Op::Sqrt { out, .. } => vec![Some(g / &(out * 2.0))],
+            Op::Powf { x, p } => vec![Some(g * &(x.powf(p - 1.0) * *p))],
+            // The gradient passes where the input was positive (PyTorch uses 0 at exactly 0).
+            Op::Relu(x) => vec![Some(g.zip_map(x, |g, x| if x > 0.0 { g } else { 0.0 }))],
+            // σ' = σ(1 - σ)
+            Op::Sigmoid { out, .. } => vec![Some(g.zip_map(out, |g, s| g * s * (1.0 - s)))],
+            // tanh' = 1 - tanh²
+            Op::Tanh { out, .. } => vec![Some(g.zip_map(out, |g, t| g * (1.0 - t * t)))],
+            // Every input element contributed once to the sum.
+            Op::Sum(x) => vec![Some(g.expand(x.shape()))],
+            Op::Mean(x) => vec![Some(&g.expand(x.shape()) * (1.0 / x.numel() as f32))],
+            Op::SumDim { x, dim, keepdim } => {
+                vec![Some(reduce::unreduce(g, x.shape(), *dim, *keepdim))]
+            }
+            Op::MeanDim { x, dim, keepdim } => {
+                let n = x.shape()[*dim] as f32;
+                vec![Some(&reduce::unreduce(g, x.shape(), *dim, *keepdim) * (1.0 / n))]
+            }
+            Op::Reshape(x) => vec![Some(g.reshape(x.shape()))],
+            // Undo the permutation: inverse[dims[i]] = i.
+            Op::Permute { dims, .. } => {
+                let mut inverse = vec![0; dims.len()];
+                for (i, &d) in dims.iter().enumerate() {
+                    inverse[d] = i;
+                }
+                vec![Some(g.permute(&inverse))]
+            }
+            // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC (summed over the batch if B was broadcast).
+            Op::MatMul(a, b) => vec![
+                need(a, || g.matmul(&b.transpose_last2())),
+                need(b, || a.transpose_last2().matmul(g).sum_to(b.shape())),
+            ],
+            Op::Softmax { out, dim, .. } => vec![Some(softmax::softmax_backward(g, out, *dim))],
+            Op::LogSoftmax { out, dim, .. } => {
+                vec![Some(softmax::log_softmax_backward(g, out, *dim))]
+            }
+            Op::Conv2d { x, w, b, stride, padding, cols } => {
+                let (gx, gw, gb) = conv::conv2d_backward(g, x, w, cols, b.is_some(), *stride, *padding);
+                let mut grads = vec![gx, Some(gw)];
+                if b.is_some() {
+                    grads.push(gb);
+                }
+                grads
+            }
+            Op::MaxPool2d { x, argmax } => vec![Some(pool::max_pool2d_backward(g, x.shape(), argmax))],
+            Op::BatchNorm { x, weight, bias, saved } => {
+                let (gx, gw, gb) = batch_norm::batch_norm_backward(g, x, weight.as_ref(), saved);
+                let mut grads = vec![need(x, || gx)];
+                if let Some(w) = weight {
+                    grads.push(need(w, || gw));
+                }
+                if let Some(b) = bias {
+                    grads.push(need(b, || gb));
+                }
+                grads
+            }
+            Op::NllLoss { x, targets } => {
+                // Only the picked log-probabilities get a gradient: -g/N each.
+                let (n, k) = (x.shape()[0], x.shape()[1]);
+                let scale = -g.item() / n as f32;
+                let mut gx = vec![0.0; n * k];
+                for (row, &t) in targets.iter().enumerate() {
+                    gx[row * k + t] = scale;
+                }
+                vec![Some(Tensor::constant(gx, vec![n, k]))]
+            }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! 2-d convolution as im2col + SGEMM, forward and backward.
+//!
+//! im2col copies every receptive field of one image into a column of a matrix
+//! `col[C·kh·kw, oh·ow]`. The convolution is then one matrix product:
+//! `out[O, oh·ow] = W[O, C·kh·kw] · col`. Backward is two more products per image:
+//! `dW += dOut · colᵀ` and `dcol = Wᵀ · dOut`, and col2im adds `dcol` back onto the image.
+//! Images are split across threads (each runs its own single-threaded GEMM), which is the
+//! coarse parallelism that pays off at batch 64 on 2 cores.
+
+use rayon::prelude::*;
+
+use crate::autograd::is_grad_enabled;
+use crate::kernels::{num_threads, sgemm, Mat};
+use crate::op::Op;
+use crate::Tensor;
+
+/// The sizes of one convolution, fixed by the input and weight shapes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Geometry {
+    c: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Geometry {
+    fn new(x: &[usize], weight: &[usize], stride: usize, pad: usize) -> Geometry {
+        assert!(
+            x.len() == 4 && weight.len() == 4,
+            "conv2d: expects input [N, C, H, W] and weight [O, C, kh, kw], got input {x:?} and weight {weight:?}"
+        );
+        assert!(
+            x[1] == weight[1],
+            "conv2d: input {x:?} has {} channels but weight {weight:?} expects {}",
+            x[1],
+            weight[1]
+        );
+        assert!(stride >= 1, "conv2d: stride must be at least 1, got {stride}");
+        let (h, w, kh, kw) = (x[2], x[3], weight[2], weight[3]);
+        assert!(
+            h + 2 * pad >= kh && w + 2 * pad >= kw,
+            "conv2d: kernel {kh}x{kw} is larger than the padded input {}x{} (input {x:?}, weight {weight:?}, padding {pad})",
+            h + 2 * pad,
+            w + 2 * pad
+        );
+        Geometry {
+            c: x[1],
+            h,
+            w,
+            kh,
+            kw,
+            stride,
+            pad,
+            oh: (h + 2 * pad - kh) / stride + 1,
+            ow: (w + 2 * pad - kw) / stride + 1,
+        }
+    }
+    fn col_rows(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+    fn col_cols(&self) -> usize {
+        self.oh * self.ow
+    }
+    fn image_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    fn col_len(&self) -> usize {
+        self.col_rows() * self.col_cols()
+    }
+
+    /// For kernel offset `j` along a row, the output columns `[lo, hi)` whose input column
+    /// `ox·stride + j - pad` falls inside the image.
+    fn valid_cols(&self, j: usize) -> (usize, usize) {
+        let lo = self.pad.saturating_sub(j).div_ceil(self.stride).min(self.ow);
+        let hi = if self.w + self.pad > j {
+            ((self.w + self.pad - j - 1) / self.stride + 1).min(self.ow)
+        } else {
+            0
+        };
+        (lo, hi.max(lo))
+    }
+}
+
+/// Copies one image's receptive fields into `col` (`[C·kh·kw, oh·ow]`), zero where the
+/// field overlaps the padding.
+fn im2col(g: &Geometry, image: &[f32], col: &mut [f32]) {
+    let (ohw, s) = (g.col_cols(), g.stride);
+    for c in 0..g.c {
+        let plane = &image[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = (c * g.kh + i) * g.kw + j;
+                let dst = &mut col[row * ohw..(row + 1) * ohw];
+                let (lo, hi) = g.valid_cols(j);
+                for oy in 0..g.oh {
+                    let d = &mut dst[oy * g.ow..(oy + 1) * g.ow];
+                    let iy = (oy * s + i) as isize - g.pad as isize;
+                    if iy < 0 || iy >= g.h as isize {
+                        d.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+                    d[..lo].fill(0.0);
+                    d[hi..].fill(0.0);
+                    if s == 1 {
+                        let start = lo + j - g.pad;
+                        d[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
+                    } else {
+                        for (ox, v) in d[lo..hi].iter_mut().enumerate() {
+                            *v = src[(lo + ox) * s + j - g.pad];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of im2col: adds every column entry back onto the pixel it was copied from.
+fn col2im(g: &Geometry, col: &[f32], image: &mut [f32]) {
+    let (ohw, s) = (g.col_cols(), g.stride);
+    for c in 0..g.c {
+        let plane = &mut image[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = (c * g.kh + i) * g.kw + j;
+                let src = &col[row * ohw..(row + 1) * ohw];
+                let (lo, hi) = g.valid_cols(j);
+                for oy in 0..g.oh {
+                    let iy = (oy * s + i) as isize - g.pad as isize;
+                    if iy < 0 || iy >= g.h as isize {
+                        continue;
+                    }
+                    let d = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+                    let srow = &src[oy * g.ow..(oy + 1) * g.ow];
+                    for ox in lo..hi {
+                        d[ox * s + j - g.pad] += srow[ox];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Threads to give each per-image GEMM: all of them when there are fewer images than
+/// threads (the images alone cannot keep the cores busy), otherwise one.
+fn gemm_threads(images: usize) -> usize {
+    if images >= num_threads() {
+        1
+    } else {
+        num_threads()
+    }
+}
+
+impl Tensor {
+    /// 2-d convolution (really cross-correlation, as in PyTorch) of an input `[N, C, H, W]`
+    /// with a weight `[O, C, kh, kw]` and an optional bias `[O]`; the output is
+    /// `[N, O, (H + 2p - kh)/s + 1, (W + 2p - kw)/s + 1]`.
+    ///
+    /// # Panics
+    /// On mismatched shapes; the message names the op and the shapes.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::ones(&[1, 1, 3, 3]);
+    /// let w = Tensor::ones(&[1, 1, 2, 2]);
+    /// let y = x.conv2d(&w, None, 1, 0);
+    /// assert_eq!(y.shape(), &[1, 1, 2, 2]);
+    /// assert_eq!(y.to_vec(), vec![4.0; 4]);
+    /// ```
+    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize) -> Tensor {
+        let g = Geometry::new(self.shape(), weight.shape(), stride, padding);
+        let (n, o) = (self.shape()[0], weight.shape()[0]);
+        if let Some(b) = bias {
+            assert!(b.shape() == [o], "conv2d: bias has shape {:?} but the weight {:?} has {o} output channels", b.shape(), weight.shape());
+        }
+        let record = is_grad_enabled() && (self.is_requires_grad() || weight.is_requires_grad() || bias.is_some_and(|b| b.is_requires_grad()));
+        let ohw = g.col_cols();
+        let mut out = vec![0.0; n * o * ohw];
+        // The weight-gradient GEMM needs every image's columns again; keep them when the
+        // graph is recorded rather than rebuild them in backward.
+        let mut cols = if record { vec![0.0; n * g.col_len()] } else { Vec::new() };
+        {
+            let (x, w) = (self.data(), weight.data());
+            let b = bias.map(|b| b.data());
+            let threads = gemm_threads(n);
+            let per_image = |out: &mut [f32], image: &[f32], col: &mut [f32]| {
+                im2col(&g, image, col);
+                sgemm(o, ohw, g.col_rows(), Mat::rows(&w, g.col_rows()), Mat::rows(col, ohw), out, false, threads);
+                if let Some(b) = &b {
+                    for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
+                        row.iter_mut().for_each(|v| *v += bias);
+                    }
+                }
+            };
+            let outs = out.par_chunks_mut(o * ohw).zip(x.par_chunks(g.image_len()));
+            if record {
+                outs.zip(cols.par_chunks_mut(g.col_len())).for_each(|((out, image), col)| per_image(out, image, col));
+            } else {
+                outs.for_each_init(|| vec![0.0; g.col_len()], |col, (out, image)| per_image(out, image, col));
+            }
+        }
+        let shape = vec![n, o, g.oh, g.ow];
+        if !record {
+            return Tensor::constant(out, shape);
+        }
+        let op = Op::Conv2d { x: self.clone(), w: weight.clone(), b: bias.cloned(), stride, padding, cols };
+        Tensor::from_op(out, shape, op)
+    }
+}
+
+/// Gradients of a convolution: `(dx if x needs it, dW, db if there is a bias)`.
+pub(crate) fn conv2d_backward(
+    grad: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    cols: &[f32],
+    has_bias: bool,
+    stride: usize,
+    padding: usize,
+) -> (Option<Tensor>, Tensor, Option<Tensor>) {
+    let g = Geometry::new(x.shape(), w.shape(), stride, padding);
+    let (n, o, ohw, k) = (x.shape()[0], w.shape()[0], g.col_cols(), g.col_rows());
+    let gd = grad.data();
+
+    // db[o] = Σ over images and pixels of dOut[n, o, :]
+    let gb = has_bias.then(|| {
+        let sums: Vec<f32> = (0..o)
+            .into_par_iter()
+            .map(|oc| {
+                let mut total = 0.0f64;
+                for img in 0..n {
+                    let row = &gd[(img * o + oc) * ohw..(img * o + oc + 1) * ohw];
+                    total += row.iter().map(|&v| v as f64).sum::<f64>();
+                }
+                total as f32
+            })
+            .collect();
+        Tensor::constant(sums, vec![o])
+    });
+
+    // dW = Σ_n dOut_n · col_nᵀ. Each thread sums a fixed block of images into its own
+    // buffer and the blocks are added in order, so the result does not depend on timing.
+    let blocks = n.min(num_threads()).max(1);
+    let per_block = n.div_ceil(blocks);
+    let threads = gemm_threads(n);
+    let partials: Vec<Vec<f32>> = (0..blocks)
+        .into_par_iter()
+        .map(|blk| {
+            let mut acc = vec![0.0; o * k];
+            for img in blk * per_block..((blk + 1) * per_block).min(n) {
+                let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
+                let col = &cols[img * g.col_len()..(img + 1) * g.col_len()];
+                sgemm(o, k, ohw, Mat::rows(dout, ohw), Mat::transposed(col, ohw), &mut acc, true, threads);
+            }
+            acc
+        })
+        .collect();
+    let mut gw = partials[0].clone();
+    for p in &partials[1..] {
+        gw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+    }
+
+    // dx_n = col2im(Wᵀ · dOut_n), independent per image.
+    let gx = x.is_requires_grad().then(|| {
+        let wd = w.data();
+        let mut gx = vec![0.0; x.numel()];
+        gx.par_chunks_mut(g.image_len()).enumerate().for_each_init(
+            || vec![0.0; g.col_len()],
+            |dcol, (img, dx)| {
+                let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
+                sgemm(k, ohw, o, Mat::transposed(&wd, k), Mat::rows(dout, ohw), dcol, false, threads);
+                col2im(&g, dcol, dx);
+            },
+        );
+        Tensor::constant(gx, x.shape().to_vec())
+    });
+    (gx, Tensor::constant(gw, w.shape().to_vec()), gb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_columns_cover_exactly_the_pixels_inside_the_image() {
+        for (w, k, s, p) in [(7, 3, 1, 1), (7, 3, 2, 0), (7, 3, 2, 1), (8, 5, 1, 2), (5, 1, 1, 0), (6, 3, 3, 2)] {
+            let g = Geometry::new(&[1, 1, 1, w], &[1, 1, 1, k], s, p);
+            for j in 0..k {
+                let (lo, hi) = g.valid_cols(j);
+                for ox in 0..g.ow {
+                    let ix = (ox * s + j) as isize - p as isize;
+                    let inside = ix >= 0 && ix < w as isize;
+                    assert_eq!(inside, (lo..hi).contains(&ox), "w {w} k {k} s {s} p {p} j {j} ox {ox}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The forward passes of every op, one file per family. Each builds its output with plain
+//! loops or the SGEMM and records an `Op` (see `op.rs`) for the backward pass.
+
+pub(crate) mod batch_norm;
+pub(crate) mod conv;
+pub(crate) mod elementwise;
+pub(crate) mod layout;
+pub(crate) mod loss;
+pub(crate) mod matmul;
+pub(crate) mod pool;
+pub(crate) mod reduce;
+pub(crate) mod softmax;

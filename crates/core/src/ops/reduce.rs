@@ -1,0 +1,99 @@
+//! Reductions: `sum`, `mean` (of everything, to a scalar) and `sum_dim`, `mean_dim` (along
+//! one dim). Sums accumulate in f64, as PyTorch's CPU kernels do for f32, so long sums do
+//! not drift.
+
+use crate::op::Op;
+use crate::shape::split_at_dim;
+use crate::{Dim, Tensor};
+
+impl Tensor {
+    /// The sum of all elements, as a scalar tensor (shape `[]`).
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).sum().item(), 6.0);
+    /// ```
+    pub fn sum(&self) -> Tensor {
+        let total: f64 = self.data().iter().map(|&v| v as f64).sum();
+        Tensor::from_op(vec![total as f32], vec![], Op::Sum(self.clone()))
+    }
+
+    /// The mean of all elements, as a scalar tensor.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).mean().item(), 2.0);
+    /// ```
+    pub fn mean(&self) -> Tensor {
+        let total: f64 = self.data().iter().map(|&v| v as f64).sum();
+        let mean = (total / self.numel() as f64) as f32;
+        Tensor::from_op(vec![mean], vec![], Op::Mean(self.clone()))
+    }
+
+    /// Sums along `dim` (negative counts from the end). With `keepdim` the reduced dim
+    /// stays, with size 1, as in PyTorch.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// assert_eq!(x.sum_dim(0, false).to_vec(), vec![5.0, 7.0, 9.0]);
+    /// assert_eq!(x.sum_dim(-1, true).shape(), &[2, 1]);
+    /// ```
+    pub fn sum_dim(&self, dim: impl Dim, keepdim: bool) -> Tensor {
+        let dim = dim.resolve("sum_dim", self.shape());
+        let (data, shape) = sum_along(self, dim, keepdim, 1.0);
+        Tensor::from_op(data, shape, Op::SumDim { x: self.clone(), dim, keepdim })
+    }
+
+    /// Means along `dim`; see [`Tensor::sum_dim`].
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// assert_eq!(x.mean_dim(1, false).to_vec(), vec![2.0, 5.0]);
+    /// ```
+    pub fn mean_dim(&self, dim: impl Dim, keepdim: bool) -> Tensor {
+        let dim = dim.resolve("mean_dim", self.shape());
+        let n = self.shape()[dim] as f64;
+        let (data, shape) = sum_along(self, dim, keepdim, 1.0 / n);
+        Tensor::from_op(data, shape, Op::MeanDim { x: self.clone(), dim, keepdim })
+    }
+}
+
+/// `scale * Σ_k x[o, k, i]` for the layout (outer, k, inner) around `dim`.
+fn sum_along(x: &Tensor, dim: usize, keepdim: bool, scale: f64) -> (Vec<f32>, Vec<usize>) {
+    let (outer, n, inner) = split_at_dim(x.shape(), dim);
+    let data = x.data();
+    let mut out = Vec::with_capacity(outer * inner);
+    let mut acc = vec![0.0f64; inner];
+    for o in 0..outer {
+        acc.fill(0.0);
+        for k in 0..n {
+            let row = &data[(o * n + k) * inner..(o * n + k + 1) * inner];
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v as f64;
+            }
+        }
+        out.extend(acc.iter().map(|&a| (a * scale) as f32));
+    }
+    let mut shape = x.shape().to_vec();
+    if keepdim {
+        shape[dim] = 1;
+    } else {
+        shape.remove(dim);
+    }
+    (out, shape)
+}
+
+/// Spreads the gradient of a reduction along `dim` back over the input's shape: every
+/// element that was summed receives the gradient of its sum.
+pub(crate) fn unreduce(g: &Tensor, input_shape: &[usize], dim: usize, keepdim: bool) -> Tensor {
+    let g = if keepdim {
+        g.clone()
+    } else {
+        let mut kept = input_shape.to_vec();
+        kept[dim] = 1;
+        g.reshape(&kept)
+    };
+    g.expand(input_shape)
+}

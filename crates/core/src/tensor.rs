@@ -1,0 +1,495 @@
+//! `Tensor`: a cheap-to-clone handle to an n-dimensional array of `f32`, plus the
+//! bookkeeping autograd needs (does it require a gradient, which op made it, its `.grad`).
+//!
+//! The layout is always contiguous row-major, so every kernel can treat the data as one flat
+//! slice. Clones share storage and gradient, exactly like two Python names bound to the same
+//! PyTorch tensor: when an optimizer updates a parameter in place, every clone sees it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::autograd::is_grad_enabled;
+use crate::op::Op;
+use crate::shape::numel;
+
+/// Every tensor gets a unique id so that the backward pass can find shared nodes (diamonds).
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// An n-dimensional, row-major array of `f32` that can take part in automatic differentiation.
+///
+/// ```
+/// use kindling_core::Tensor;
+/// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).requires_grad(true);
+/// let y = (&x * &x).sum();
+/// y.backward();
+/// assert_eq!(x.grad().unwrap().to_vec(), vec![2.0, 4.0, 6.0, 8.0]);
+/// ```
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) id: u64,
+    pub(crate) shape: Vec<usize>,
+    /// Shared with `detach()`ed copies, as in PyTorch.
+    pub(crate) data: Arc<RwLock<Vec<f32>>>,
+    pub(crate) requires_grad: bool,
+    /// Leaves are tensors the user made; non-leaves were made by an op while recording.
+    pub(crate) is_leaf: bool,
+    pub(crate) grad: Mutex<Option<Tensor>>,
+    /// The op that produced this tensor. `backward` takes it out, which frees the graph.
+    pub(crate) op: Mutex<Option<Op>>,
+}
+
+impl Tensor {
+    // ---------------------------------------------------------------- construction
+
+    pub(crate) fn make(data: Vec<f32>, shape: Vec<usize>, op: Option<Op>) -> Tensor {
+        debug_assert_eq!(data.len(), numel(&shape));
+        let requires_grad = op.is_some();
+        Tensor(Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            shape,
+            data: Arc::new(RwLock::new(data)),
+            requires_grad,
+            is_leaf: op.is_none(),
+            grad: Mutex::new(None),
+            op: Mutex::new(op),
+        }))
+    }
+
+    /// Wraps the result of an op. The op is recorded only when grad mode is on and at least
+    /// one input requires a gradient; otherwise the result is a plain constant.
+    pub(crate) fn from_op(data: Vec<f32>, shape: Vec<usize>, op: Op) -> Tensor {
+        let record = is_grad_enabled() && op.inputs().iter().any(|t| t.requires_grad_flag());
+        Tensor::make(data, shape, record.then_some(op))
+    }
+
+    /// The result of an op whose output values were already built as the constant `out`
+    /// (because the op saves them for backward). The result shares `out`'s storage.
+    pub(crate) fn attach(out: &Tensor, op: Op) -> Tensor {
+        Tensor::share(out, op)
+    }
+
+    /// A new handle on `src`'s storage, made by `op` (recorded only if grad mode is on and an
+    /// input requires a gradient). Used by `attach` and by `reshape`, which copies nothing.
+    pub(crate) fn share(src: &Tensor, op: Op) -> Tensor {
+        Tensor::share_as(src, src.shape().to_vec(), op)
+    }
+
+    pub(crate) fn share_as(src: &Tensor, shape: Vec<usize>, op: Op) -> Tensor {
+        let record = is_grad_enabled() && op.inputs().iter().any(|t| t.requires_grad_flag());
+        Tensor(Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            shape,
+            data: src.0.data.clone(),
+            requires_grad: record,
+            is_leaf: !record,
+            grad: Mutex::new(None),
+            op: Mutex::new(record.then_some(op)),
+        }))
+    }
+
+    /// A constant (no graph) with the given data and shape.
+    pub(crate) fn constant(data: Vec<f32>, shape: Vec<usize>) -> Tensor {
+        Tensor::make(data, shape, None)
+    }
+
+    /// Builds a tensor from row-major data.
+    ///
+    /// # Panics
+    /// If `data.len()` is not the product of `shape`; the message names both.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let t = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// assert_eq!(t.shape(), &[2, 3]);
+    /// ```
+    pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Tensor {
+        let n = numel(shape);
+        assert!(
+            data.len() == n,
+            "Tensor::from_vec: data has {} elements but shape {:?} needs {}",
+            data.len(),
+            shape,
+            n
+        );
+        Tensor::constant(data, shape.to_vec())
+    }
+
+    /// A tensor of zeros.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::zeros(&[2]).to_vec(), vec![0.0, 0.0]);
+    /// ```
+    pub fn zeros(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 0.0)
+    }
+
+    /// A tensor of ones.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::ones(&[3]).sum().item(), 3.0);
+    /// ```
+    pub fn ones(shape: &[usize]) -> Tensor {
+        Tensor::full(shape, 1.0)
+    }
+
+    /// A tensor filled with `value`.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::full(&[2], 7.0).to_vec(), vec![7.0, 7.0]);
+    /// ```
+    pub fn full(shape: &[usize], value: f32) -> Tensor {
+        Tensor::constant(vec![value; numel(shape)], shape.to_vec())
+    }
+
+    /// A zero-dimensional tensor (shape `[]`) holding one value.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let s = Tensor::scalar(2.5);
+    /// assert_eq!(s.shape(), &[] as &[usize]);
+    /// assert_eq!(s.item(), 2.5);
+    /// ```
+    pub fn scalar(value: f32) -> Tensor {
+        Tensor::constant(vec![value], vec![])
+    }
+
+    /// Samples from the standard normal distribution, using the global generator that
+    /// [`manual_seed`](crate::manual_seed) seeds.
+    ///
+    /// ```
+    /// use kindling_core::{manual_seed, Tensor};
+    /// manual_seed(0);
+    /// let a = Tensor::randn(&[3]);
+    /// manual_seed(0);
+    /// assert_eq!(a.to_vec(), Tensor::randn(&[3]).to_vec());
+    /// ```
+    pub fn randn(shape: &[usize]) -> Tensor {
+        Tensor::constant(crate::rng::normal_vec(numel(shape)), shape.to_vec())
+    }
+
+    /// Samples uniformly from `[0, 1)`, using the global generator.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let u = Tensor::rand(&[100]);
+    /// assert!(u.to_vec().iter().all(|&v| (0.0..1.0).contains(&v)));
+    /// ```
+    pub fn rand(shape: &[usize]) -> Tensor {
+        Tensor::constant(crate::rng::uniform_vec(numel(shape)), shape.to_vec())
+    }
+
+    /// Builder: returns a leaf that shares this tensor's storage and (if `on`) has its
+    /// `.grad()` filled by `backward()`.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let w = Tensor::ones(&[2]).requires_grad(true);
+    /// assert!(w.is_requires_grad());
+    /// ```
+    pub fn requires_grad(self, on: bool) -> Tensor {
+        Tensor(Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            shape: self.0.shape.clone(),
+            data: self.0.data.clone(),
+            requires_grad: on,
+            is_leaf: true,
+            grad: Mutex::new(None),
+            op: Mutex::new(None),
+        }))
+    }
+
+    /// A new leaf sharing this tensor's storage but cut off from the graph (PyTorch's
+    /// `detach`): nothing flows back through it.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::ones(&[2]).requires_grad(true);
+    /// let y = (&x * 2.0).detach();
+    /// assert!(!y.is_requires_grad());
+    /// ```
+    pub fn detach(&self) -> Tensor {
+        self.clone().requires_grad(false)
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    /// The dimensions, outermost first.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::zeros(&[4, 5]).shape(), &[4, 5]);
+    /// ```
+    pub fn shape(&self) -> &[usize] {
+        &self.0.shape
+    }
+
+    /// The number of dimensions (`ndim` in PyTorch).
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::zeros(&[4, 5]).dim(), 2);
+    /// ```
+    pub fn dim(&self) -> usize {
+        self.0.shape.len()
+    }
+
+    /// The total number of elements.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::zeros(&[4, 5]).numel(), 20);
+    /// ```
+    pub fn numel(&self) -> usize {
+        numel(&self.0.shape)
+    }
+
+    /// A copy of the data, row-major.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::from_vec(vec![1.0, 2.0], &[2]).to_vec(), vec![1.0, 2.0]);
+    /// ```
+    pub fn to_vec(&self) -> Vec<f32> {
+        self.data().clone()
+    }
+
+    /// The value of a one-element tensor.
+    ///
+    /// # Panics
+    /// If the tensor does not hold exactly one element.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert_eq!(Tensor::from_vec(vec![3.0, 4.0], &[2]).sum().item(), 7.0);
+    /// ```
+    pub fn item(&self) -> f32 {
+        assert!(
+            self.numel() == 1,
+            "item: tensor of shape {:?} has {} elements, expected exactly 1",
+            self.shape(),
+            self.numel()
+        );
+        self.data()[0]
+    }
+
+    /// Whether gradients flow to (or through) this tensor.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// assert!(!Tensor::zeros(&[1]).is_requires_grad());
+    /// ```
+    pub fn is_requires_grad(&self) -> bool {
+        self.0.requires_grad
+    }
+
+    pub(crate) fn requires_grad_flag(&self) -> bool {
+        self.0.requires_grad
+    }
+
+    /// True for tensors the user created (as opposed to results of recorded ops).
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::ones(&[1]).requires_grad(true);
+    /// assert!(x.is_leaf());
+    /// assert!(!(&x * 2.0).is_leaf());
+    /// ```
+    pub fn is_leaf(&self) -> bool {
+        self.0.is_leaf
+    }
+
+    /// A stable identity for this tensor handle (clones share it). Useful as a map key.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let a = Tensor::zeros(&[1]);
+    /// assert_eq!(a.id(), a.clone().id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The accumulated gradient of a leaf, if `backward` has reached it.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::from_vec(vec![3.0], &[1]).requires_grad(true);
+    /// (&x * &x).sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![6.0]);
+    /// ```
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.grad.lock().unwrap().clone()
+    }
+
+    /// Sets the gradient to zeros (if there is one), like PyTorch's `x.grad.zero_()`.
+    /// Optimizers' `zero_grad` instead clears it (`set_to_none`), see [`Tensor::set_grad`].
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::ones(&[2]).requires_grad(true);
+    /// x.sum().backward();
+    /// x.zero_grad();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 0.0]);
+    /// ```
+    pub fn zero_grad(&self) {
+        let mut g = self.0.grad.lock().unwrap();
+        if let Some(t) = g.as_ref() {
+            *g = Some(Tensor::zeros(t.shape()));
+        }
+    }
+
+    /// Replaces the gradient (`None` clears it, as `optimizer.zero_grad()` does in PyTorch).
+    ///
+    /// # Panics
+    /// If the new gradient's shape differs from the tensor's.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let p = Tensor::zeros(&[2]).requires_grad(true);
+    /// p.set_grad(Some(Tensor::ones(&[2])));
+    /// assert_eq!(p.grad().unwrap().to_vec(), vec![1.0, 1.0]);
+    /// p.set_grad(None);
+    /// assert!(p.grad().is_none());
+    /// ```
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        if let Some(g) = &grad {
+            assert!(
+                g.shape() == self.shape(),
+                "set_grad: gradient shape {:?} does not match tensor shape {:?}",
+                g.shape(),
+                self.shape()
+            );
+        }
+        *self.0.grad.lock().unwrap() = grad.map(|g| g.detach());
+    }
+
+    pub(crate) fn accumulate_grad(&self, g: Tensor) {
+        let mut slot = self.0.grad.lock().unwrap();
+        match slot.as_ref() {
+            None => *slot = Some(g),
+            Some(old) => {
+                let mut sum = old.to_vec();
+                for (s, v) in sum.iter_mut().zip(g.data().iter()) {
+                    *s += v;
+                }
+                *slot = Some(Tensor::constant(sum, self.shape().to_vec()));
+            }
+        }
+    }
+
+    /// Read access to the raw data, for kernels and for code that wants no copy.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let t = Tensor::ones(&[3]);
+    /// assert_eq!(t.data().iter().sum::<f32>(), 3.0);
+    /// ```
+    pub fn data(&self) -> RwLockReadGuard<'_, Vec<f32>> {
+        self.0.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access to the raw data, outside the graph: this is how an optimizer updates a
+    /// parameter in place. Gradients already computed are not affected.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let p = Tensor::ones(&[2]);
+    /// p.data_mut()[1] = 5.0;
+    /// assert_eq!(p.to_vec(), vec![1.0, 5.0]);
+    /// ```
+    pub fn data_mut(&self) -> RwLockWriteGuard<'_, Vec<f32>> {
+        self.0.data.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Copies `src`'s values into this tensor's storage in place (PyTorch's `copy_`),
+    /// so every clone and every optimizer holding this tensor sees them.
+    ///
+    /// # Panics
+    /// If the shapes differ; the message names both.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let p = Tensor::zeros(&[2]);
+    /// let alias = p.clone();
+    /// p.copy_from(&Tensor::ones(&[2]));
+    /// assert_eq!(alias.to_vec(), vec![1.0, 1.0]);
+    /// ```
+    pub fn copy_from(&self, src: &Tensor) {
+        assert!(
+            src.shape() == self.shape(),
+            "copy_from: source shape {:?} does not match destination shape {:?}",
+            src.shape(),
+            self.shape()
+        );
+        if Arc::ptr_eq(&self.0.data, &src.0.data) {
+            return;
+        }
+        let values = src.to_vec();
+        self.data_mut().copy_from_slice(&values);
+    }
+
+    /// The op that produced this tensor, by name (`None` for leaves and freed graphs).
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let x = Tensor::ones(&[2]).requires_grad(true);
+    /// assert_eq!(x.exp().op_name(), Some("Exp"));
+    /// ```
+    pub fn op_name(&self) -> Option<&'static str> {
+        self.0.op.lock().unwrap().as_ref().map(|op| op.name())
+    }
+}
+
+/// Dropping a long chain of tensors would recurse once per node (each node owns its inputs)
+/// and overflow the stack. Instead, a dying tensor moves its inputs onto a heap stack and
+/// unlinks them one by one, so drop depth stays constant however deep the graph is.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let Some(op) = self.op.get_mut().ok().and_then(|o| o.take()) else {
+            return;
+        };
+        let mut stack = op.into_inputs();
+        while let Some(t) = stack.pop() {
+            if let Some(mut inner) = Arc::into_inner(t.0) {
+                if let Some(op) = inner.op.get_mut().ok().and_then(|o| o.take()) {
+                    stack.extend(op.into_inputs());
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Tensor {
+    /// Prints like PyTorch: `tensor([[1, 2], [3, 4]], shape=[2, 2], requires_grad=true)`,
+    /// eliding the middle of large tensors.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let data = self.data();
+        let shown: Vec<String> = if data.len() <= 12 {
+            data.iter().map(|v| format!("{v:.4}")).collect()
+        } else {
+            let mut s: Vec<String> = data[..6].iter().map(|v| format!("{v:.4}")).collect();
+            s.push("...".into());
+            s.extend(data[data.len() - 6..].iter().map(|v| format!("{v:.4}")));
+            s
+        };
+        write!(f, "tensor([{}], shape={:?}", shown.join(", "), self.shape())?;
+        if let Some(name) = self.op_name() {
+            write!(f, ", grad_fn={name}")?;
+        } else if self.is_requires_grad() {
+            write!(f, ", requires_grad=true")?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl fmt::Display for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
