@@ -236,7 +236,12 @@ pub struct GradcheckOptions {
 
 impl Default for GradcheckOptions {
     fn default() -> Self {
-        GradcheckOptions { eps: 1e-3, atol: 1e-2, rtol: 1e-2, seed: 7 }
+        GradcheckOptions {
+            eps: 1e-3,
+            atol: 1e-2,
+            rtol: 1e-2,
+            seed: 7,
+        }
     }
 }
 
@@ -259,7 +264,10 @@ pub fn gradcheck(
     inputs: &[Tensor],
     options: GradcheckOptions,
 ) -> Result<GradcheckReport, GradcheckReport> {
-    let leaves: Vec<Tensor> = inputs.iter().map(|t| Tensor::from_vec(t.to_vec(), t.shape()).requires_grad(true)).collect();
+    let leaves: Vec<Tensor> = inputs
+        .iter()
+        .map(|t| Tensor::from_vec(t.to_vec(), t.shape()).requires_grad(true))
+        .collect();
     let out = f(&leaves);
     let upstream = {
         let mut rng = crate::rng::Xoshiro256::seed_from(options.seed);
@@ -281,30 +289,52 @@ pub fn gradcheck(
     // L(x) in f64, so that the finite difference loses as little as possible.
     let loss = |xs: &[Tensor]| -> f64 {
         let y = crate::no_grad(|| f(xs)).to_vec();
-        y.iter().zip(upstream.data().iter()).map(|(&a, &b)| a as f64 * b as f64).sum()
+        y.iter()
+            .zip(upstream.data().iter())
+            .map(|(&a, &b)| a as f64 * b as f64)
+            .sum()
     };
 
     let mut worst: Option<GradcheckReport> = None;
     let mut checked = 0;
     for (i, leaf) in leaves.iter().enumerate() {
-        let analytic = leaf.grad().map(|g| g.to_vec()).unwrap_or_else(|| vec![0.0; leaf.numel()]);
-        for j in 0..leaf.numel() {
-            let probe: Vec<Tensor> = leaves.iter().map(|t| Tensor::from_vec(t.to_vec(), t.shape())).collect();
+        let analytic = leaf
+            .grad()
+            .map(|g| g.to_vec())
+            .unwrap_or_else(|| vec![0.0; leaf.numel()]);
+        for (j, &a) in analytic.iter().enumerate() {
+            let probe: Vec<Tensor> = leaves
+                .iter()
+                .map(|t| Tensor::from_vec(t.to_vec(), t.shape()))
+                .collect();
             let original = probe[i].data()[j];
             probe[i].data_mut()[j] = original + options.eps;
             let plus = loss(&probe);
             probe[i].data_mut()[j] = original - options.eps;
             let minus = loss(&probe);
             let numeric = ((plus - minus) / (2.0 * options.eps as f64)) as f32;
-            let a = analytic[j];
             let ratio = (a - numeric).abs() / (options.atol + options.rtol * numeric.abs());
             checked += 1;
             if worst.as_ref().is_none_or(|w| ratio > w.error_ratio) {
-                worst = Some(GradcheckReport { input: i, index: j, analytic: a, numeric, error_ratio: ratio, checked: 0 });
+                worst = Some(GradcheckReport {
+                    input: i,
+                    index: j,
+                    analytic: a,
+                    numeric,
+                    error_ratio: ratio,
+                    checked: 0,
+                });
             }
         }
     }
-    let mut report = worst.unwrap_or(GradcheckReport { input: 0, index: 0, analytic: 0.0, numeric: 0.0, error_ratio: 0.0, checked: 0 });
+    let mut report = worst.unwrap_or(GradcheckReport {
+        input: 0,
+        index: 0,
+        analytic: 0.0,
+        numeric: 0.0,
+        error_ratio: 0.0,
+        checked: 0,
+    });
     report.checked = checked;
     if report.error_ratio <= 1.0 {
         Ok(report)

@@ -48,19 +48,42 @@ pub(crate) struct Mat<'a> {
 impl<'a> Mat<'a> {
     /// A row-major `rows x cols` matrix.
     pub fn rows(data: &'a [f32], cols: usize) -> Self {
-        Mat { data, row_stride: cols, col_stride: 1 }
+        Mat {
+            data,
+            row_stride: cols,
+            col_stride: 1,
+        }
     }
     /// The transpose of a row-major matrix with `cols` columns.
     pub fn transposed(data: &'a [f32], cols: usize) -> Self {
-        Mat { data, row_stride: 1, col_stride: cols }
+        Mat {
+            data,
+            row_stride: 1,
+            col_stride: cols,
+        }
     }
 }
 
 /// `c = a·b` (or `c += a·b` when `accumulate`), with `a` m×k, `b` k×n and `c` row-major m×n.
 /// `threads > 1` lets gemm split the product itself; callers that already run one product
 /// per thread pass 1.
-pub(crate) fn sgemm(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32], accumulate: bool, threads: usize) {
-    assert!(c.len() >= m * n, "sgemm: output holds {} elements, needs {}", c.len(), m * n);
+#[allow(clippy::too_many_arguments)] // the BLAS signature: sizes, operands, flags
+pub(crate) fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat,
+    b: Mat,
+    c: &mut [f32],
+    accumulate: bool,
+    threads: usize,
+) {
+    assert!(
+        c.len() >= m * n,
+        "sgemm: output holds {} elements, needs {}",
+        c.len(),
+        m * n
+    );
     if m == 0 || n == 0 {
         return;
     }
@@ -70,10 +93,18 @@ pub(crate) fn sgemm(m: usize, n: usize, k: usize, a: Mat, b: Mat, c: &mut [f32],
         }
         return;
     }
-    let last = |mat: &Mat, r: usize, cc: usize| (r - 1) * mat.row_stride + (cc - 1) * mat.col_stride;
-    assert!(last(&a, m, k) < a.data.len() && last(&b, k, n) < b.data.len(), "sgemm: operand too short");
+    let last =
+        |mat: &Mat, r: usize, cc: usize| (r - 1) * mat.row_stride + (cc - 1) * mat.col_stride;
+    assert!(
+        last(&a, m, k) < a.data.len() && last(&b, k, n) < b.data.len(),
+        "sgemm: operand too short"
+    );
     // Tiny products are not worth waking other threads for.
-    let parallelism = if threads > 1 && m * n * k >= 1 << 18 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    let parallelism = if threads > 1 && m * n * k >= 1 << 18 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
     // SAFETY: the asserts above check that every index gemm touches, (m-1, k-1) of `a`,
     // (k-1, n-1) of `b` and (m-1, n-1) of `c`, lies inside its slice; `c` is borrowed
     // mutably, so it cannot alias `a` or `b`.
@@ -108,11 +139,13 @@ pub(crate) fn par_map(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f3
         return x.iter().map(|&v| f(v)).collect();
     }
     let mut out = vec![0.0; x.len()];
-    out.par_chunks_mut(PAR_THRESHOLD).zip(x.par_chunks(PAR_THRESHOLD)).for_each(|(o, x)| {
-        for (o, &v) in o.iter_mut().zip(x) {
-            *o = f(v);
-        }
-    });
+    out.par_chunks_mut(PAR_THRESHOLD)
+        .zip(x.par_chunks(PAR_THRESHOLD))
+        .for_each(|(o, x)| {
+            for (o, &v) in o.iter_mut().zip(x) {
+                *o = f(v);
+            }
+        });
     out
 }
 
@@ -143,10 +176,28 @@ mod tests {
         let a = [1.0, 2.0, 3.0, 4.0];
         let b = [5.0, 6.0, 7.0, 8.0];
         let mut c = [0.0; 4];
-        sgemm(2, 2, 2, Mat::rows(&a, 2), Mat::rows(&b, 2), &mut c, false, 1);
+        sgemm(
+            2,
+            2,
+            2,
+            Mat::rows(&a, 2),
+            Mat::rows(&b, 2),
+            &mut c,
+            false,
+            1,
+        );
         assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
         // aᵀ·b = [1 3; 2 4] · [5 6; 7 8] = [26 30; 38 44], accumulated onto c
-        sgemm(2, 2, 2, Mat::transposed(&a, 2), Mat::rows(&b, 2), &mut c, true, 1);
+        sgemm(
+            2,
+            2,
+            2,
+            Mat::transposed(&a, 2),
+            Mat::rows(&b, 2),
+            &mut c,
+            true,
+            1,
+        );
         assert_eq!(c, [45.0, 52.0, 81.0, 94.0]);
     }
 }

@@ -18,31 +18,83 @@ pub(crate) enum Op {
     Div(Tensor, Tensor),
     Neg(Tensor),
     /// `out` is saved because d/dx exp(x) = exp(x).
-    Exp { x: Tensor, out: Tensor },
+    Exp {
+        x: Tensor,
+        out: Tensor,
+    },
     Log(Tensor),
-    Sqrt { x: Tensor, out: Tensor },
-    Powf { x: Tensor, p: f32 },
+    Sqrt {
+        x: Tensor,
+        out: Tensor,
+    },
+    Powf {
+        x: Tensor,
+        p: f32,
+    },
     Relu(Tensor),
-    Sigmoid { x: Tensor, out: Tensor },
-    Tanh { x: Tensor, out: Tensor },
+    Sigmoid {
+        x: Tensor,
+        out: Tensor,
+    },
+    Tanh {
+        x: Tensor,
+        out: Tensor,
+    },
     Sum(Tensor),
     Mean(Tensor),
-    SumDim { x: Tensor, dim: usize, keepdim: bool },
-    MeanDim { x: Tensor, dim: usize, keepdim: bool },
+    SumDim {
+        x: Tensor,
+        dim: usize,
+        keepdim: bool,
+    },
+    MeanDim {
+        x: Tensor,
+        dim: usize,
+        keepdim: bool,
+    },
     Reshape(Tensor),
-    Permute { x: Tensor, dims: Vec<usize> },
+    Permute {
+        x: Tensor,
+        dims: Vec<usize>,
+    },
     MatMul(Tensor, Tensor),
-    Softmax { x: Tensor, out: Tensor, dim: usize },
-    LogSoftmax { x: Tensor, out: Tensor, dim: usize },
+    Softmax {
+        x: Tensor,
+        out: Tensor,
+        dim: usize,
+    },
+    LogSoftmax {
+        x: Tensor,
+        out: Tensor,
+        dim: usize,
+    },
     /// `cols` is every image's im2col matrix, kept for the weight gradient.
-    Conv2d { x: Tensor, w: Tensor, b: Option<Tensor>, stride: usize, padding: usize, cols: Vec<f32> },
+    Conv2d {
+        x: Tensor,
+        w: Tensor,
+        b: Option<Tensor>,
+        stride: usize,
+        padding: usize,
+        cols: Vec<f32>,
+    },
     /// `argmax[i]` is where, inside its input plane, output element `i` found its maximum.
-    MaxPool2d { x: Tensor, argmax: Vec<u32> },
+    MaxPool2d {
+        x: Tensor,
+        argmax: Vec<u32>,
+    },
     /// Saved: the normalised input x̂ and 1/σ per channel (batch stats in training, running
     /// stats in eval).
-    BatchNorm { x: Tensor, weight: Option<Tensor>, bias: Option<Tensor>, saved: batch_norm::Saved },
+    BatchNorm {
+        x: Tensor,
+        weight: Option<Tensor>,
+        bias: Option<Tensor>,
+        saved: batch_norm::Saved,
+    },
     /// Negative log-likelihood, mean over the batch: `-mean_n(x[n, target[n]])`.
-    NllLoss { x: Tensor, targets: Vec<usize> },
+    NllLoss {
+        x: Tensor,
+        targets: Vec<usize>,
+    },
 }
 
 impl Op {
@@ -98,10 +150,16 @@ impl Op {
             | Op::LogSoftmax { x, .. }
             | Op::MaxPool2d { x, .. }
             | Op::NllLoss { x, .. } => vec![x],
-            Op::Conv2d { x, w, b, .. } => [Some(x), Some(w), b.as_ref()].into_iter().flatten().collect(),
-            Op::BatchNorm { x, weight, bias, .. } => {
-                [Some(x), weight.as_ref(), bias.as_ref()].into_iter().flatten().collect()
-            }
+            Op::Conv2d { x, w, b, .. } => [Some(x), Some(w), b.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Op::BatchNorm {
+                x, weight, bias, ..
+            } => [Some(x), weight.as_ref(), bias.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect(),
         }
     }
 
@@ -158,7 +216,9 @@ impl Op {
             }
             Op::MeanDim { x, dim, keepdim } => {
                 let n = x.shape()[*dim] as f32;
-                vec![Some(&reduce::unreduce(g, x.shape(), *dim, *keepdim) * (1.0 / n))]
+                vec![Some(
+                    &reduce::unreduce(g, x.shape(), *dim, *keepdim) * (1.0 / n),
+                )]
             }
             Op::Reshape(x) => vec![Some(g.reshape(x.shape()))],
             // Undo the permutation: inverse[dims[i]] = i.
@@ -178,16 +238,31 @@ impl Op {
             Op::LogSoftmax { out, dim, .. } => {
                 vec![Some(softmax::log_softmax_backward(g, out, *dim))]
             }
-            Op::Conv2d { x, w, b, stride, padding, cols } => {
-                let (gx, gw, gb) = conv::conv2d_backward(g, x, w, cols, b.is_some(), *stride, *padding);
+            Op::Conv2d {
+                x,
+                w,
+                b,
+                stride,
+                padding,
+                cols,
+            } => {
+                let (gx, gw, gb) =
+                    conv::conv2d_backward(g, x, w, cols, b.is_some(), *stride, *padding);
                 let mut grads = vec![gx, Some(gw)];
                 if b.is_some() {
                     grads.push(gb);
                 }
                 grads
             }
-            Op::MaxPool2d { x, argmax } => vec![Some(pool::max_pool2d_backward(g, x.shape(), argmax))],
-            Op::BatchNorm { x, weight, bias, saved } => {
+            Op::MaxPool2d { x, argmax } => {
+                vec![Some(pool::max_pool2d_backward(g, x.shape(), argmax))]
+            }
+            Op::BatchNorm {
+                x,
+                weight,
+                bias,
+                saved,
+            } => {
                 let (gx, gw, gb) = batch_norm::batch_norm_backward(g, x, weight.as_ref(), saved);
                 let mut grads = vec![need(x, || gx)];
                 if let Some(w) = weight {

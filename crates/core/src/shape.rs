@@ -25,8 +25,16 @@ pub fn broadcast_shape(op: &str, a: &[usize], b: &[usize]) -> Vec<usize> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -71,11 +79,7 @@ pub fn normalize_dim(op: &str, dim: isize, shape: &[usize]) -> usize {
 /// Splits a shape around `dim` into (outer, size of dim, inner) element counts, the layout
 /// every reduction and softmax kernel loops over.
 pub fn split_at_dim(shape: &[usize], dim: usize) -> (usize, usize, usize) {
-    (
-        numel(&shape[..dim]),
-        shape[dim],
-        numel(&shape[dim + 1..]),
-    )
+    (numel(&shape[..dim]), shape[dim], numel(&shape[dim + 1..]))
 }
 
 #[cfg(test)]

@@ -27,7 +27,9 @@
 
 pub mod error;
 pub mod idx;
+pub mod loader;
 pub mod mnist;
 
 pub use error::DataError;
+pub use loader::{Batch, Batches, DataLoader};
 pub use mnist::{Mnist, MnistSplit};

@@ -301,7 +301,12 @@ fn read_verified(path: &Path, ndims: u8) -> Result<IdxArray, DataError> {
     if !verified {
         return Err(DataError::ChecksumMismatch {
             path: path.to_path_buf(),
-            expected: if was_gzip { known.gz_sha256 } else { known.raw_sha256 }.to_string(),
+            expected: if was_gzip {
+                known.gz_sha256
+            } else {
+                known.raw_sha256
+            }
+            .to_string(),
             found: file_sha,
         });
     }

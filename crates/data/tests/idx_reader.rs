@@ -164,7 +164,10 @@ fn gzip_file_cut_at_every_offset() {
     let dir = TempDir::new("cut-gz");
     // Compressible data, so that the cuts land inside real deflate blocks.
     let mut labels = vec![0u8; 3000];
-    labels.iter_mut().enumerate().for_each(|(i, l)| *l = (i / 7 % 10) as u8);
+    labels
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, l)| *l = (i / 7 % 10) as u8);
     let full = gzip(&labels_file(&labels));
     assert!(full.len() > 40, "the test needs a multi-byte stream");
     for cut in 0..full.len() {
@@ -350,7 +353,11 @@ fn flipping_any_single_byte_of_a_gzip_file_never_panics() {
         // Some flips land in fields gzip does not check (the mtime, the OS
         // byte) and still read; the point is an Ok or an Err, never a panic.
         if let Ok(labels) = idx::read_labels(&path) {
-            assert_eq!(labels, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2], "flip at {at}");
+            assert_eq!(
+                labels,
+                vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2],
+                "flip at {at}"
+            );
         }
     }
 }
@@ -389,9 +396,15 @@ fn error_messages_carry_the_numbers() {
 
     let path = dir.write("images", &labels_file(&[1]));
     let text = idx::read_images(&path).unwrap_err().to_string();
-    assert!(text.contains("0x00000803") && text.contains("0x00000801"), "{text}");
+    assert!(
+        text.contains("0x00000803") && text.contains("0x00000801"),
+        "{text}"
+    );
 
     let path = dir.write("short", &[0, 0, 8, 3, 0, 0]);
     let text = idx::read_images(&path).unwrap_err().to_string();
-    assert!(text.contains("needs 16 bytes") && text.contains("only 6 bytes"), "{text}");
+    assert!(
+        text.contains("needs 16 bytes") && text.contains("only 6 bytes"),
+        "{text}"
+    );
 }

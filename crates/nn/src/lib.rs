@@ -1,1 +1,47 @@
-//! placeholder
+//! # kindling-nn
+//!
+//! Neural-network building blocks with PyTorch's names and semantics: the [`Module`] trait,
+//! layers, BatchNorm exactly as `torch.nn.BatchNorm*d`, losses, and [`StateDict`].
+//!
+//! One concept per file: `module.rs` (the trait), `state_dict.rs` (keys, strict loading,
+//! `LoadError`), `linear.rs`, `conv.rs`, `batchnorm.rs`, `activation.rs` (ReLU), `pool.rs`,
+//! `flatten.rs`, `dropout.rs`, `sequential.rs`, `functional.rs` (losses), `init.rs`.
+//!
+//! ```
+//! use kindling_nn::{functional::cross_entropy, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
+//! use kindling_core::Tensor;
+//! let model = Sequential::new()
+//!     .add(Conv2d::new(1, 4, 3).padding(1))
+//!     .add(BatchNorm2d::new(4))
+//!     .add(ReLU::new())
+//!     .add(MaxPool2d::new(2))
+//!     .add(Flatten::new())
+//!     .add(Linear::new(4 * 4 * 4, 10));
+//! let loss = cross_entropy(&model.forward(&Tensor::randn(&[2, 1, 8, 8])), &[3, 7]);
+//! loss.backward();
+//! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
+//! ```
+
+mod activation;
+mod batchnorm;
+mod conv;
+mod dropout;
+mod flatten;
+pub mod functional;
+pub mod init;
+mod linear;
+mod module;
+mod pool;
+mod sequential;
+mod state_dict;
+
+pub use activation::ReLU;
+pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d};
+pub use conv::Conv2d;
+pub use dropout::Dropout;
+pub use flatten::Flatten;
+pub use linear::Linear;
+pub use module::Module;
+pub use pool::MaxPool2d;
+pub use sequential::Sequential;
+pub use state_dict::{LoadError, LoadReport, ShapeMismatch, StateDict};

@@ -28,7 +28,10 @@ pub(crate) struct Saved {
 
 /// Views `[N, C, *]` as (N, C, S) where S is the product of the trailing dims.
 fn layout(op: &str, shape: &[usize]) -> (usize, usize, usize) {
-    assert!(shape.len() >= 2, "{op}: expects an input [N, C, ...], got shape {shape:?}");
+    assert!(
+        shape.len() >= 2,
+        "{op}: expects an input [N, C, ...], got shape {shape:?}"
+    );
     (shape[0], shape[1], shape[2..].iter().product())
 }
 
@@ -46,7 +49,10 @@ fn channel_stats(x: &[f32], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
             let mean = total / count;
             let mut sq = 0.0f64;
             for start in lanes() {
-                sq += x[start..start + s].iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>();
+                sq += x[start..start + s]
+                    .iter()
+                    .map(|&v| (v as f64 - mean).powi(2))
+                    .sum::<f64>();
             }
             (mean, sq / count)
         })
@@ -85,7 +91,12 @@ impl Tensor {
         eps: f32,
     ) -> Tensor {
         let (n, c, s) = layout("batch_norm", self.shape());
-        for (what, t) in [("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)] {
+        for (what, t) in [
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+            ("weight", weight),
+            ("bias", bias),
+        ] {
             if let Some(t) = t {
                 assert!(
                     t.shape() == [c],
@@ -113,28 +124,52 @@ impl Tensor {
                     rv[ch] = (1.0 - momentum) * rv[ch] + momentum * (var * unbias) as f32;
                 }
             }
-            stats.iter().map(|&(mu, var)| (mu as f32, (1.0 / (var + eps as f64).sqrt()) as f32)).unzip()
+            stats
+                .iter()
+                .map(|&(mu, var)| (mu as f32, (1.0 / (var + eps as f64).sqrt()) as f32))
+                .unzip()
         } else {
             let (rm, rv) = (running_mean.unwrap().data(), running_var.unwrap().data());
-            (rm.to_vec(), rv.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect())
+            (
+                rm.to_vec(),
+                rv.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect(),
+            )
         };
 
         let w = weight.map(|t| t.to_vec());
         let b = bias.map(|t| t.to_vec());
-        let alpha: Vec<f32> = (0..c).map(|ch| inv_std[ch] * w.as_ref().map_or(1.0, |w| w[ch])).collect();
-        let beta: Vec<f32> = (0..c).map(|ch| b.as_ref().map_or(0.0, |b| b[ch]) - mean[ch] * alpha[ch]).collect();
+        let alpha: Vec<f32> = (0..c)
+            .map(|ch| inv_std[ch] * w.as_ref().map_or(1.0, |w| w[ch]))
+            .collect();
+        let beta: Vec<f32> = (0..c)
+            .map(|ch| b.as_ref().map_or(0.0, |b| b[ch]) - mean[ch] * alpha[ch])
+            .collect();
         let mut out = vec![0.0; x.len()];
-        out.par_chunks_mut(c * s).zip(x.par_chunks(c * s)).for_each(|(y, x)| {
-            for ch in 0..c {
-                let (a, b) = (alpha[ch], beta[ch]);
-                for (y, &x) in y[ch * s..(ch + 1) * s].iter_mut().zip(&x[ch * s..(ch + 1) * s]) {
-                    *y = x * a + b;
+        out.par_chunks_mut(c * s)
+            .zip(x.par_chunks(c * s))
+            .for_each(|(y, x)| {
+                for ch in 0..c {
+                    let (a, b) = (alpha[ch], beta[ch]);
+                    for (y, &x) in y[ch * s..(ch + 1) * s]
+                        .iter_mut()
+                        .zip(&x[ch * s..(ch + 1) * s])
+                    {
+                        *y = x * a + b;
+                    }
                 }
-            }
-        });
+            });
         drop(x);
-        let saved = Saved { mean, inv_std, batch_stats: use_batch_stats };
-        let op = Op::BatchNorm { x: self.clone(), weight: weight.cloned(), bias: bias.cloned(), saved };
+        let saved = Saved {
+            mean,
+            inv_std,
+            batch_stats: use_batch_stats,
+        };
+        let op = Op::BatchNorm {
+            x: self.clone(),
+            weight: weight.cloned(),
+            bias: bias.cloned(),
+            saved,
+        };
         Tensor::from_op(out, self.shape().to_vec(), op)
     }
 }
@@ -147,7 +182,12 @@ impl Tensor {
 ///
 /// Returns `(dx, dγ, dβ)`; dγ and dβ are computed even without affine parameters (they
 /// are cheap by-products) and simply not used then.
-pub(crate) fn batch_norm_backward(grad: &Tensor, x: &Tensor, weight: Option<&Tensor>, saved: &Saved) -> (Tensor, Tensor, Tensor) {
+pub(crate) fn batch_norm_backward(
+    grad: &Tensor,
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    saved: &Saved,
+) -> (Tensor, Tensor, Tensor) {
     let (n, c, s) = layout("batch_norm backward", x.shape());
     let (xd, gd) = (x.data(), grad.data());
     let w = weight.map(|t| t.to_vec());
@@ -175,7 +215,10 @@ pub(crate) fn batch_norm_backward(grad: &Tensor, x: &Tensor, weight: Option<&Ten
                 let (mu, inv) = (saved.mean[ch], saved.inv_std[ch]);
                 let gamma = w.as_ref().map_or(1.0, |w| w[ch]);
                 let range = ch * s..(ch + 1) * s;
-                let lane = dx[range.clone()].iter_mut().zip(&x[range.clone()]).zip(&g[range]);
+                let lane = dx[range.clone()]
+                    .iter_mut()
+                    .zip(&x[range.clone()])
+                    .zip(&g[range]);
                 if saved.batch_stats {
                     let mean_g = (sums[ch].0 / count as f64) as f32;
                     let mean_gx = (sums[ch].1 / count as f64) as f32;

@@ -40,7 +40,10 @@ impl Geometry {
             x[1],
             weight[1]
         );
-        assert!(stride >= 1, "conv2d: stride must be at least 1, got {stride}");
+        assert!(
+            stride >= 1,
+            "conv2d: stride must be at least 1, got {stride}"
+        );
         let (h, w, kh, kw) = (x[2], x[3], weight[2], weight[3]);
         assert!(
             h + 2 * pad >= kh && w + 2 * pad >= kw,
@@ -76,7 +79,11 @@ impl Geometry {
     /// For kernel offset `j` along a row, the output columns `[lo, hi)` whose input column
     /// `ox·stride + j - pad` falls inside the image.
     fn valid_cols(&self, j: usize) -> (usize, usize) {
-        let lo = self.pad.saturating_sub(j).div_ceil(self.stride).min(self.ow);
+        let lo = self
+            .pad
+            .saturating_sub(j)
+            .div_ceil(self.stride)
+            .min(self.ow);
         let hi = if self.w + self.pad > j {
             ((self.w + self.pad - j - 1) / self.stride + 1).min(self.ow)
         } else {
@@ -173,25 +180,52 @@ impl Tensor {
     /// assert_eq!(y.shape(), &[1, 1, 2, 2]);
     /// assert_eq!(y.to_vec(), vec![4.0; 4]);
     /// ```
-    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize) -> Tensor {
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: usize,
+        padding: usize,
+    ) -> Tensor {
         let g = Geometry::new(self.shape(), weight.shape(), stride, padding);
         let (n, o) = (self.shape()[0], weight.shape()[0]);
         if let Some(b) = bias {
-            assert!(b.shape() == [o], "conv2d: bias has shape {:?} but the weight {:?} has {o} output channels", b.shape(), weight.shape());
+            assert!(
+                b.shape() == [o],
+                "conv2d: bias has shape {:?} but the weight {:?} has {o} output channels",
+                b.shape(),
+                weight.shape()
+            );
         }
-        let record = is_grad_enabled() && (self.is_requires_grad() || weight.is_requires_grad() || bias.is_some_and(|b| b.is_requires_grad()));
+        let record = is_grad_enabled()
+            && (self.is_requires_grad()
+                || weight.is_requires_grad()
+                || bias.is_some_and(|b| b.is_requires_grad()));
         let ohw = g.col_cols();
         let mut out = vec![0.0; n * o * ohw];
         // The weight-gradient GEMM needs every image's columns again; keep them when the
         // graph is recorded rather than rebuild them in backward.
-        let mut cols = if record { vec![0.0; n * g.col_len()] } else { Vec::new() };
+        let mut cols = if record {
+            vec![0.0; n * g.col_len()]
+        } else {
+            Vec::new()
+        };
         {
             let (x, w) = (self.data(), weight.data());
             let b = bias.map(|b| b.data());
             let threads = gemm_threads(n);
             let per_image = |out: &mut [f32], image: &[f32], col: &mut [f32]| {
                 im2col(&g, image, col);
-                sgemm(o, ohw, g.col_rows(), Mat::rows(&w, g.col_rows()), Mat::rows(col, ohw), out, false, threads);
+                sgemm(
+                    o,
+                    ohw,
+                    g.col_rows(),
+                    Mat::rows(&w, g.col_rows()),
+                    Mat::rows(col, ohw),
+                    out,
+                    false,
+                    threads,
+                );
                 if let Some(b) = &b {
                     for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
                         row.iter_mut().for_each(|v| *v += bias);
@@ -200,16 +234,27 @@ impl Tensor {
             };
             let outs = out.par_chunks_mut(o * ohw).zip(x.par_chunks(g.image_len()));
             if record {
-                outs.zip(cols.par_chunks_mut(g.col_len())).for_each(|((out, image), col)| per_image(out, image, col));
+                outs.zip(cols.par_chunks_mut(g.col_len()))
+                    .for_each(|((out, image), col)| per_image(out, image, col));
             } else {
-                outs.for_each_init(|| vec![0.0; g.col_len()], |col, (out, image)| per_image(out, image, col));
+                outs.for_each_init(
+                    || vec![0.0; g.col_len()],
+                    |col, (out, image)| per_image(out, image, col),
+                );
             }
         }
         let shape = vec![n, o, g.oh, g.ow];
         if !record {
             return Tensor::constant(out, shape);
         }
-        let op = Op::Conv2d { x: self.clone(), w: weight.clone(), b: bias.cloned(), stride, padding, cols };
+        let op = Op::Conv2d {
+            x: self.clone(),
+            w: weight.clone(),
+            b: bias.cloned(),
+            stride,
+            padding,
+            cols,
+        };
         Tensor::from_op(out, shape, op)
     }
 }
@@ -256,7 +301,16 @@ pub(crate) fn conv2d_backward(
             for img in blk * per_block..((blk + 1) * per_block).min(n) {
                 let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
                 let col = &cols[img * g.col_len()..(img + 1) * g.col_len()];
-                sgemm(o, k, ohw, Mat::rows(dout, ohw), Mat::transposed(col, ohw), &mut acc, true, threads);
+                sgemm(
+                    o,
+                    k,
+                    ohw,
+                    Mat::rows(dout, ohw),
+                    Mat::transposed(col, ohw),
+                    &mut acc,
+                    true,
+                    threads,
+                );
             }
             acc
         })
@@ -274,7 +328,16 @@ pub(crate) fn conv2d_backward(
             || vec![0.0; g.col_len()],
             |dcol, (img, dx)| {
                 let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
-                sgemm(k, ohw, o, Mat::transposed(&wd, k), Mat::rows(dout, ohw), dcol, false, threads);
+                sgemm(
+                    k,
+                    ohw,
+                    o,
+                    Mat::transposed(&wd, k),
+                    Mat::rows(dout, ohw),
+                    dcol,
+                    false,
+                    threads,
+                );
                 col2im(&g, dcol, dx);
             },
         );
@@ -289,14 +352,25 @@ mod tests {
 
     #[test]
     fn valid_columns_cover_exactly_the_pixels_inside_the_image() {
-        for (w, k, s, p) in [(7, 3, 1, 1), (7, 3, 2, 0), (7, 3, 2, 1), (8, 5, 1, 2), (5, 1, 1, 0), (6, 3, 3, 2)] {
+        for (w, k, s, p) in [
+            (7, 3, 1, 1),
+            (7, 3, 2, 0),
+            (7, 3, 2, 1),
+            (8, 5, 1, 2),
+            (5, 1, 1, 0),
+            (6, 3, 3, 2),
+        ] {
             let g = Geometry::new(&[1, 1, 1, w], &[1, 1, 1, k], s, p);
             for j in 0..k {
                 let (lo, hi) = g.valid_cols(j);
                 for ox in 0..g.ow {
                     let ix = (ox * s + j) as isize - p as isize;
                     let inside = ix >= 0 && ix < w as isize;
-                    assert_eq!(inside, (lo..hi).contains(&ox), "w {w} k {k} s {s} p {p} j {j} ox {ox}");
+                    assert_eq!(
+                        inside,
+                        (lo..hi).contains(&ox),
+                        "w {w} k {k} s {s} p {p} j {j} ox {ox}"
+                    );
                 }
             }
         }

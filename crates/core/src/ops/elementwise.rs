@@ -52,7 +52,12 @@ fn for_each_row(shape: &[usize], mut f: impl FnMut(&[usize])) {
 }
 
 /// The element-wise combination of two tensors under broadcasting.
-fn broadcast_zip(name: &str, a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync + Send) -> (Vec<f32>, Vec<usize>) {
+fn broadcast_zip(
+    name: &str,
+    a: &Tensor,
+    b: &Tensor,
+    f: impl Fn(f32, f32) -> f32 + Sync + Send,
+) -> (Vec<f32>, Vec<usize>) {
     let shape = broadcast_shape(name, a.shape(), b.shape());
     let (ad, bd) = (a.data(), b.data());
     let out = if a.shape() == b.shape() {
@@ -143,7 +148,13 @@ impl Tensor {
     /// ```
     pub fn exp(&self) -> Tensor {
         let out = self.map_constant(f32::exp);
-        Tensor::attach(&out, Op::Exp { x: self.clone(), out: out.clone() })
+        Tensor::attach(
+            &out,
+            Op::Exp {
+                x: self.clone(),
+                out: out.clone(),
+            },
+        )
     }
 
     /// The natural logarithm of each element.
@@ -165,7 +176,13 @@ impl Tensor {
     /// ```
     pub fn sqrt(&self) -> Tensor {
         let out = self.map_constant(f32::sqrt);
-        Tensor::attach(&out, Op::Sqrt { x: self.clone(), out: out.clone() })
+        Tensor::attach(
+            &out,
+            Op::Sqrt {
+                x: self.clone(),
+                out: out.clone(),
+            },
+        )
     }
 
     /// Each element to the power `p` (PyTorch's `x.pow(p)` for a float exponent).
@@ -207,7 +224,13 @@ impl Tensor {
                 e / (1.0 + e)
             }
         });
-        Tensor::attach(&out, Op::Sigmoid { x: self.clone(), out: out.clone() })
+        Tensor::attach(
+            &out,
+            Op::Sigmoid {
+                x: self.clone(),
+                out: out.clone(),
+            },
+        )
     }
 
     /// The hyperbolic tangent.
@@ -218,7 +241,13 @@ impl Tensor {
     /// ```
     pub fn tanh(&self) -> Tensor {
         let out = self.map_constant(f32::tanh);
-        Tensor::attach(&out, Op::Tanh { x: self.clone(), out: out.clone() })
+        Tensor::attach(
+            &out,
+            Op::Tanh {
+                x: self.clone(),
+                out: out.clone(),
+            },
+        )
     }
 
     fn map_constant(&self, f: impl Fn(f32) -> f32 + Sync + Send) -> Tensor {
@@ -228,15 +257,25 @@ impl Tensor {
     // ------------------------------------------------------- helpers for backward rules
 
     /// `f(self, other)` element-wise for two tensors of the same shape, with no graph.
-    pub(crate) fn zip_map(&self, other: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync + Send) -> Tensor {
+    pub(crate) fn zip_map(
+        &self,
+        other: &Tensor,
+        f: impl Fn(f32, f32) -> f32 + Sync + Send,
+    ) -> Tensor {
         debug_assert_eq!(self.shape(), other.shape());
-        Tensor::constant(par_zip(&self.data(), &other.data(), f), self.shape().to_vec())
+        Tensor::constant(
+            par_zip(&self.data(), &other.data(), f),
+            self.shape().to_vec(),
+        )
     }
 
     /// This tensor broadcast to `shape` (copies materialised), with no graph.
     pub(crate) fn expand(&self, shape: &[usize]) -> Tensor {
         broadcast_shape("expand", self.shape(), shape);
-        Tensor::constant(expand_data(&self.data(), self.shape(), shape), shape.to_vec())
+        Tensor::constant(
+            expand_data(&self.data(), self.shape(), shape),
+            shape.to_vec(),
+        )
     }
 
     /// The reverse of broadcasting: sums this gradient over the dims that broadcasting

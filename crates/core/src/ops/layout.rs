@@ -67,7 +67,11 @@ impl Tensor {
     /// assert_eq!(Tensor::zeros(&[2, 3]).t().shape(), &[3, 2]);
     /// ```
     pub fn t(&self) -> Tensor {
-        assert!(self.dim() == 2, "t: expects a 2-d tensor, got shape {:?}", self.shape());
+        assert!(
+            self.dim() == 2,
+            "t: expects a 2-d tensor, got shape {:?}",
+            self.shape()
+        );
         self.transpose(0, 1)
     }
 
@@ -89,8 +93,15 @@ impl Tensor {
     pub fn permute(&self, dims: &[usize]) -> Tensor {
         let rank = self.dim();
         let mut seen = vec![false; rank];
-        let valid = dims.len() == rank && dims.iter().all(|&d| d < rank && !std::mem::replace(&mut seen[d], true));
-        assert!(valid, "permute: {dims:?} is not a permutation of the dims of shape {:?}", self.shape());
+        let valid = dims.len() == rank
+            && dims
+                .iter()
+                .all(|&d| d < rank && !std::mem::replace(&mut seen[d], true));
+        assert!(
+            valid,
+            "permute: {dims:?} is not a permutation of the dims of shape {:?}",
+            self.shape()
+        );
         let in_strides = strides(self.shape());
         let shape: Vec<usize> = dims.iter().map(|&d| self.shape()[d]).collect();
         let src: Vec<usize> = dims.iter().map(|&d| in_strides[d]).collect();
@@ -115,6 +126,13 @@ impl Tensor {
             }
         }
         drop(data);
-        Tensor::from_op(out, shape, Op::Permute { x: self.clone(), dims: dims.to_vec() })
+        Tensor::from_op(
+            out,
+            shape,
+            Op::Permute {
+                x: self.clone(),
+                dims: dims.to_vec(),
+            },
+        )
     }
 }

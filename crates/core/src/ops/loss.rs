@@ -18,7 +18,10 @@ impl Tensor {
     /// ```
     pub fn nll_loss(&self, targets: &[usize]) -> Tensor {
         let s = self.shape();
-        assert!(s.len() == 2, "nll_loss: expects [N, classes] log-probabilities, got shape {s:?}");
+        assert!(
+            s.len() == 2,
+            "nll_loss: expects [N, classes] log-probabilities, got shape {s:?}"
+        );
         assert!(
             targets.len() == s[0],
             "nll_loss: {} targets for a batch of {} (input shape {s:?})",
@@ -29,9 +32,20 @@ impl Tensor {
             panic!("nll_loss: target {t} at position {i} is out of range for {} classes (input shape {s:?})", s[1]);
         }
         let data = self.data();
-        let total: f64 = targets.iter().enumerate().map(|(row, &t)| data[row * s[1] + t] as f64).sum();
+        let total: f64 = targets
+            .iter()
+            .enumerate()
+            .map(|(row, &t)| data[row * s[1] + t] as f64)
+            .sum();
         let loss = (-total / s[0].max(1) as f64) as f32;
         drop(data);
-        Tensor::from_op(vec![loss], vec![], Op::NllLoss { x: self.clone(), targets: targets.to_vec() })
+        Tensor::from_op(
+            vec![loss],
+            vec![],
+            Op::NllLoss {
+                x: self.clone(),
+                targets: targets.to_vec(),
+            },
+        )
     }
 }

@@ -39,7 +39,16 @@ impl Tensor {
             if !b_batched || batch == 1 {
                 // One product: a shared right side turns [b, m, k] @ [k, n] into
                 // [b*m, k] @ [k, n], and gemm splits it across threads itself.
-                sgemm(batch * m, n, k, Mat::rows(&ad, k), Mat::rows(&bd, n), &mut out, false, num_threads());
+                sgemm(
+                    batch * m,
+                    n,
+                    k,
+                    Mat::rows(&ad, k),
+                    Mat::rows(&bd, n),
+                    &mut out,
+                    false,
+                    num_threads(),
+                );
             } else {
                 // One product per batch element, the batch split across threads.
                 out.par_chunks_mut(m * n).enumerate().for_each(|(i, o)| {
@@ -49,7 +58,11 @@ impl Tensor {
                 });
             }
         }
-        let shape = if a.len() == 2 { vec![m, n] } else { vec![batch, m, n] };
+        let shape = if a.len() == 2 {
+            vec![m, n]
+        } else {
+            vec![batch, m, n]
+        };
         Tensor::from_op(out, shape, Op::MatMul(self.clone(), other.clone()))
     }
 }

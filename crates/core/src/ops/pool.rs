@@ -21,10 +21,19 @@ impl Tensor {
     /// ```
     pub fn max_pool2d(&self, kernel: usize, stride: usize) -> Tensor {
         let s = self.shape();
-        assert!(s.len() == 4, "max_pool2d: expects an input [N, C, H, W], got shape {s:?}");
-        assert!(kernel >= 1 && stride >= 1, "max_pool2d: kernel ({kernel}) and stride ({stride}) must be at least 1");
+        assert!(
+            s.len() == 4,
+            "max_pool2d: expects an input [N, C, H, W], got shape {s:?}"
+        );
+        assert!(
+            kernel >= 1 && stride >= 1,
+            "max_pool2d: kernel ({kernel}) and stride ({stride}) must be at least 1"
+        );
         let (planes, h, w) = (s[0] * s[1], s[2], s[3]);
-        assert!(kernel <= h && kernel <= w, "max_pool2d: kernel {kernel} is larger than the input plane {h}x{w} (shape {s:?})");
+        assert!(
+            kernel <= h && kernel <= w,
+            "max_pool2d: kernel {kernel} is larger than the input plane {h}x{w} (shape {s:?})"
+        );
         let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
         let mut out = vec![0.0; planes * oh * ow];
         let mut argmax = vec![0u32; planes * oh * ow];
@@ -53,7 +62,14 @@ impl Tensor {
                     }
                 });
         }
-        Tensor::from_op(out, vec![s[0], s[1], oh, ow], Op::MaxPool2d { x: self.clone(), argmax })
+        Tensor::from_op(
+            out,
+            vec![s[0], s[1], oh, ow],
+            Op::MaxPool2d {
+                x: self.clone(),
+                argmax,
+            },
+        )
     }
 }
 

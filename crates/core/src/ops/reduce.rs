@@ -42,7 +42,15 @@ impl Tensor {
     pub fn sum_dim(&self, dim: impl Dim, keepdim: bool) -> Tensor {
         let dim = dim.resolve("sum_dim", self.shape());
         let (data, shape) = sum_along(self, dim, keepdim, 1.0);
-        Tensor::from_op(data, shape, Op::SumDim { x: self.clone(), dim, keepdim })
+        Tensor::from_op(
+            data,
+            shape,
+            Op::SumDim {
+                x: self.clone(),
+                dim,
+                keepdim,
+            },
+        )
     }
 
     /// Means along `dim`; see [`Tensor::sum_dim`].
@@ -56,7 +64,15 @@ impl Tensor {
         let dim = dim.resolve("mean_dim", self.shape());
         let n = self.shape()[dim] as f64;
         let (data, shape) = sum_along(self, dim, keepdim, 1.0 / n);
-        Tensor::from_op(data, shape, Op::MeanDim { x: self.clone(), dim, keepdim })
+        Tensor::from_op(
+            data,
+            shape,
+            Op::MeanDim {
+                x: self.clone(),
+                dim,
+                keepdim,
+            },
+        )
     }
 }
 

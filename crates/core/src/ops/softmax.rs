@@ -8,7 +8,13 @@ use crate::{Dim, Tensor};
 
 /// Calls `f(values, out)` for every 1-d slice along `dim`, gathered into contiguous
 /// scratch buffers (a slice along a middle dim is strided in memory).
-fn for_each_lane(shape: &[usize], dim: usize, inputs: &[&[f32]], out: &mut [f32], mut f: impl FnMut(&[Vec<f32>], &mut [f32])) {
+fn for_each_lane(
+    shape: &[usize],
+    dim: usize,
+    inputs: &[&[f32]],
+    out: &mut [f32],
+    mut f: impl FnMut(&[Vec<f32>], &mut [f32]),
+) {
     let (outer, n, inner) = split_at_dim(shape, dim);
     let mut lanes = vec![vec![0.0; n]; inputs.len()];
     let mut result = vec![0.0; n];
@@ -55,7 +61,14 @@ impl Tensor {
             y.iter_mut().for_each(|y| *y *= inv);
         });
         let out = Tensor::constant(out, self.shape().to_vec());
-        Tensor::attach(&out, Op::Softmax { x: self.clone(), out: out.clone(), dim })
+        Tensor::attach(
+            &out,
+            Op::Softmax {
+                x: self.clone(),
+                out: out.clone(),
+                dim,
+            },
+        )
     }
 
     /// `x - log Σ exp(x)` along `dim`, computed as `x - m - log Σ exp(x - m)`.
@@ -78,32 +91,51 @@ impl Tensor {
             }
         });
         let out = Tensor::constant(out, self.shape().to_vec());
-        Tensor::attach(&out, Op::LogSoftmax { x: self.clone(), out: out.clone(), dim })
+        Tensor::attach(
+            &out,
+            Op::LogSoftmax {
+                x: self.clone(),
+                out: out.clone(),
+                dim,
+            },
+        )
     }
 }
 
 /// y = softmax(x): dx = y ⊙ (g - Σ g⊙y), the sum along `dim`.
 pub(crate) fn softmax_backward(g: &Tensor, y: &Tensor, dim: usize) -> Tensor {
     let mut out = vec![0.0; g.numel()];
-    for_each_lane(g.shape(), dim, &[&g.data(), &y.data()], &mut out, |lanes, dx| {
-        let (g, y) = (&lanes[0], &lanes[1]);
-        let dot: f64 = g.iter().zip(y).map(|(&g, &y)| (g * y) as f64).sum();
-        for ((dx, &g), &y) in dx.iter_mut().zip(g).zip(y) {
-            *dx = y * (g - dot as f32);
-        }
-    });
+    for_each_lane(
+        g.shape(),
+        dim,
+        &[&g.data(), &y.data()],
+        &mut out,
+        |lanes, dx| {
+            let (g, y) = (&lanes[0], &lanes[1]);
+            let dot: f64 = g.iter().zip(y).map(|(&g, &y)| (g * y) as f64).sum();
+            for ((dx, &g), &y) in dx.iter_mut().zip(g).zip(y) {
+                *dx = y * (g - dot as f32);
+            }
+        },
+    );
     Tensor::constant(out, g.shape().to_vec())
 }
 
 /// y = log_softmax(x): dx = g - exp(y) Σ g, the sum along `dim`.
 pub(crate) fn log_softmax_backward(g: &Tensor, y: &Tensor, dim: usize) -> Tensor {
     let mut out = vec![0.0; g.numel()];
-    for_each_lane(g.shape(), dim, &[&g.data(), &y.data()], &mut out, |lanes, dx| {
-        let (g, y) = (&lanes[0], &lanes[1]);
-        let total: f64 = g.iter().map(|&g| g as f64).sum();
-        for ((dx, &g), &y) in dx.iter_mut().zip(g).zip(y) {
-            *dx = g - y.exp() * total as f32;
-        }
-    });
+    for_each_lane(
+        g.shape(),
+        dim,
+        &[&g.data(), &y.data()],
+        &mut out,
+        |lanes, dx| {
+            let (g, y) = (&lanes[0], &lanes[1]);
+            let total: f64 = g.iter().map(|&g| g as f64).sum();
+            for ((dx, &g), &y) in dx.iter_mut().zip(g).zip(y) {
+                *dx = g - y.exp() * total as f32;
+            }
+        },
+    );
     Tensor::constant(out, g.shape().to_vec())
 }

@@ -1,0 +1,44 @@
+//! `ReLU`, the layer form of `Tensor::relu`: max(x, 0), element-wise.
+
+use kindling_core::Tensor;
+
+use crate::Module;
+
+/// max(x, 0) element-wise (`torch.nn.ReLU`). No parameters.
+///
+/// ```
+/// use kindling_nn::{Module, ReLU};
+/// use kindling_core::Tensor;
+/// let y = ReLU::new().forward(&Tensor::from_vec(vec![-1.0, 3.0], &[2]));
+/// assert_eq!(y.to_vec(), vec![0.0, 3.0]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ReLU {
+    training: bool,
+}
+
+impl ReLU {
+    /// A ReLU layer.
+    ///
+    /// ```
+    /// let _relu = kindling_nn::ReLU::new();
+    /// ```
+    pub fn new() -> Self {
+        ReLU { training: true }
+    }
+}
+
+impl Module for ReLU {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.relu()
+    }
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+    fn set_training(&mut self, on: bool) {
+        self.training = on;
+    }
+    fn is_training(&self) -> bool {
+        self.training
+    }
+}

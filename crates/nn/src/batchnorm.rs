@@ -1,0 +1,263 @@
+//! BatchNorm1d, BatchNorm2d and BatchNorm3d: one struct, `BatchNorm<D>`, whose only
+//! difference between the three is the input rank it accepts.
+//!
+//! Per channel c, over the N·(spatial) values of the batch:
+//! - training: y = (x - μ_B) / √(σ²_B + eps) · γ + β, with σ²_B the **biased** variance; then
+//!   `running_mean = (1 - momentum)·running_mean + momentum·μ_B` and
+//!   `running_var = (1 - momentum)·running_var + momentum·σ²_B·n/(n-1)` (**unbiased**);
+//! - eval: the same formula with running_mean and running_var in place of μ_B and σ²_B.
+//!
+//! The running statistics start at 0 and 1, and with the default momentum 0.1 move only 10%
+//! of the way to each batch's statistics: after one step they are still far from the data.
+//! The arithmetic is one fused op, `Tensor::batch_norm` (kindling-core, `ops/batch_norm.rs`).
+
+use kindling_core::Tensor;
+
+use crate::Module;
+
+/// Batch normalisation over dim 1 (the channels); `D` is 1, 2 or 3 as in
+/// `BatchNorm1d/2d/3d`. Use the aliases.
+///
+/// ```
+/// use kindling_nn::{BatchNorm1d, Module};
+/// use kindling_core::Tensor;
+/// let bn = BatchNorm1d::new(3);
+/// let scores = Tensor::from_vec(vec![85., 60., 70., 90., 80., 75., 95., 50., 80., 88., 70., 85.], &[4, 3]);
+/// bn.forward(&scores);
+/// // 10% of the way from 0 to the batch mean 89.5:
+/// assert!((bn.running_mean().to_vec()[0] - 8.95).abs() < 1e-5);
+/// ```
+pub struct BatchNorm<const D: usize> {
+    num_features: usize,
+    eps: f32,
+    momentum: f32,
+    weight: Option<Tensor>,
+    bias: Option<Tensor>,
+    running_mean: Tensor,
+    running_var: Tensor,
+    num_batches_tracked: Tensor,
+    track_running_stats: bool,
+    training: bool,
+}
+
+/// BatchNorm over `[N, C]` or `[N, C, L]` (`torch.nn.BatchNorm1d`).
+pub type BatchNorm1d = BatchNorm<1>;
+/// BatchNorm over `[N, C, H, W]` (`torch.nn.BatchNorm2d`).
+pub type BatchNorm2d = BatchNorm<2>;
+/// BatchNorm over `[N, C, D, H, W]` (`torch.nn.BatchNorm3d`).
+pub type BatchNorm3d = BatchNorm<3>;
+
+impl<const D: usize> BatchNorm<D> {
+    /// A layer for `num_features` channels: γ = 1, β = 0, running mean 0 and variance 1,
+    /// momentum 0.1, eps 1e-5, affine, tracking running statistics, in training mode.
+    ///
+    /// ```
+    /// use kindling_nn::BatchNorm2d;
+    /// let bn = BatchNorm2d::new(32);
+    /// assert_eq!(bn.running_var().to_vec(), vec![1.0; 32]);
+    /// ```
+    pub fn new(num_features: usize) -> Self {
+        BatchNorm {
+            num_features,
+            eps: 1e-5,
+            momentum: 0.1,
+            weight: Some(Tensor::ones(&[num_features]).requires_grad(true)),
+            bias: Some(Tensor::zeros(&[num_features]).requires_grad(true)),
+            running_mean: Tensor::zeros(&[num_features]),
+            running_var: Tensor::ones(&[num_features]),
+            num_batches_tracked: Tensor::scalar(0.0),
+            track_running_stats: true,
+            training: true,
+        }
+    }
+
+    /// Builder: how far the running statistics move towards each batch's (default 0.1).
+    ///
+    /// ```
+    /// let bn = kindling_nn::BatchNorm1d::new(3).momentum(0.3);
+    /// assert_eq!(bn.get_momentum(), 0.3);
+    /// ```
+    pub fn momentum(mut self, momentum: f32) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Builder: the constant added to the variance before the square root (default 1e-5).
+    ///
+    /// ```
+    /// let bn = kindling_nn::BatchNorm1d::new(3).eps(1e-3);
+    /// assert_eq!(bn.get_eps(), 1e-3);
+    /// ```
+    pub fn eps(mut self, eps: f32) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// Builder: with `false`, no learnable γ and β (the output is just normalised).
+    ///
+    /// ```
+    /// use kindling_nn::{BatchNorm2d, Module};
+    /// assert!(BatchNorm2d::new(4).affine(false).parameters().is_empty());
+    /// ```
+    pub fn affine(mut self, on: bool) -> Self {
+        if on && self.weight.is_none() {
+            self.weight = Some(Tensor::ones(&[self.num_features]).requires_grad(true));
+            self.bias = Some(Tensor::zeros(&[self.num_features]).requires_grad(true));
+        } else if !on {
+            self.weight = None;
+            self.bias = None;
+        }
+        self
+    }
+
+    /// Builder: with `false`, no running statistics are kept: the layer normalises with the
+    /// batch's statistics in eval mode too, and has no buffers in its state dict.
+    ///
+    /// ```
+    /// use kindling_nn::{BatchNorm2d, Module};
+    /// assert_eq!(BatchNorm2d::new(4).track_running_stats(false).state_dict().keys(), vec!["weight", "bias"]);
+    /// ```
+    pub fn track_running_stats(mut self, on: bool) -> Self {
+        self.track_running_stats = on;
+        self
+    }
+
+    /// The running mean buffer (shared: it changes as the layer trains).
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).running_mean().to_vec(), vec![0.0, 0.0]);
+    /// ```
+    pub fn running_mean(&self) -> Tensor {
+        self.running_mean.clone()
+    }
+
+    /// The running (unbiased) variance buffer.
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).running_var().to_vec(), vec![1.0, 1.0]);
+    /// ```
+    pub fn running_var(&self) -> Tensor {
+        self.running_var.clone()
+    }
+
+    /// How many training batches have updated the running statistics.
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).num_batches_tracked(), 0);
+    /// ```
+    pub fn num_batches_tracked(&self) -> u64 {
+        self.num_batches_tracked.item() as u64
+    }
+
+    /// γ, the learnable scale (`None` without affine).
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).weight().unwrap().to_vec(), vec![1.0, 1.0]);
+    /// ```
+    pub fn weight(&self) -> Option<Tensor> {
+        self.weight.clone()
+    }
+
+    /// β, the learnable shift (`None` without affine).
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).bias().unwrap().to_vec(), vec![0.0, 0.0]);
+    /// ```
+    pub fn bias(&self) -> Option<Tensor> {
+        self.bias.clone()
+    }
+
+    /// The momentum.
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).get_momentum(), 0.1);
+    /// ```
+    pub fn get_momentum(&self) -> f32 {
+        self.momentum
+    }
+
+    /// The eps.
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).get_eps(), 1e-5);
+    /// ```
+    pub fn get_eps(&self) -> f32 {
+        self.eps
+    }
+
+    fn check_rank(&self, shape: &[usize]) {
+        let (ok, expected) = match D {
+            1 => (
+                shape.len() == 2 || shape.len() == 3,
+                "2-d [N, C] or 3-d [N, C, L]",
+            ),
+            2 => (shape.len() == 4, "4-d [N, C, H, W]"),
+            _ => (shape.len() == 5, "5-d [N, C, D, H, W]"),
+        };
+        assert!(
+            ok,
+            "BatchNorm{D}d: expected a {expected} input, got shape {shape:?}"
+        );
+        assert!(
+            shape[1] == self.num_features,
+            "BatchNorm{D}d: input of shape {shape:?} has {} channels, the layer has {}",
+            shape[1],
+            self.num_features
+        );
+    }
+}
+
+impl<const D: usize> Module for BatchNorm<D> {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.check_rank(x.shape());
+        let tracking = self.track_running_stats;
+        if self.training && tracking {
+            self.num_batches_tracked.data_mut()[0] += 1.0;
+        }
+        // Without running statistics, eval falls back to the batch's, as in PyTorch.
+        let use_batch_stats = self.training || !tracking;
+        let (rm, rv) = if tracking {
+            (Some(&self.running_mean), Some(&self.running_var))
+        } else {
+            (None, None)
+        };
+        x.batch_norm(
+            rm,
+            rv,
+            self.weight.as_ref(),
+            self.bias.as_ref(),
+            use_batch_stats,
+            self.momentum,
+            self.eps,
+        )
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        match (&self.weight, &self.bias) {
+            (Some(w), Some(b)) => vec![("weight".into(), w.clone()), ("bias".into(), b.clone())],
+            _ => Vec::new(),
+        }
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        if !self.track_running_stats {
+            return Vec::new();
+        }
+        vec![
+            ("running_mean".into(), self.running_mean.clone()),
+            ("running_var".into(), self.running_var.clone()),
+            (
+                "num_batches_tracked".into(),
+                self.num_batches_tracked.clone(),
+            ),
+        ]
+    }
+
+    fn set_training(&mut self, on: bool) {
+        self.training = on;
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+}

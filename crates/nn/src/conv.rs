@@ -1,0 +1,115 @@
+//! `Conv2d`: the 2-d convolution layer (`torch.nn.Conv2d`), a thin owner of a weight and a
+//! bias around `Tensor::conv2d` (im2col + SGEMM, in kindling-core's `ops/conv.rs`).
+
+use kindling_core::Tensor;
+
+use crate::init::{default_bound, uniform_parameter};
+use crate::Module;
+
+/// A 2-d convolution with square kernels: weight `[out, in, k, k]`, bias `[out]`.
+///
+/// ```
+/// use kindling_nn::{Conv2d, Module};
+/// use kindling_core::Tensor;
+/// let conv = Conv2d::new(1, 32, 3).padding(1);
+/// assert_eq!(conv.forward(&Tensor::zeros(&[2, 1, 28, 28])).shape(), &[2, 32, 28, 28]);
+/// ```
+pub struct Conv2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: usize,
+    padding: usize,
+    training: bool,
+}
+
+impl Conv2d {
+    /// A layer with stride 1, no padding, a bias, and PyTorch's default initialisation.
+    ///
+    /// ```
+    /// let conv = kindling_nn::Conv2d::new(3, 8, 5);
+    /// assert_eq!(conv.weight().shape(), &[8, 3, 5, 5]);
+    /// ```
+    pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Self {
+        let bound = default_bound(in_channels * kernel_size * kernel_size);
+        Conv2d {
+            weight: uniform_parameter(
+                &[out_channels, in_channels, kernel_size, kernel_size],
+                bound,
+            ),
+            bias: Some(uniform_parameter(&[out_channels], bound)),
+            stride: 1,
+            padding: 0,
+            training: true,
+        }
+    }
+
+    /// Builder: the step between windows.
+    ///
+    /// ```
+    /// use kindling_nn::{Conv2d, Module};
+    /// use kindling_core::Tensor;
+    /// let y = Conv2d::new(1, 1, 3).stride(2).forward(&Tensor::zeros(&[1, 1, 7, 7]));
+    /// assert_eq!(y.shape(), &[1, 1, 3, 3]);
+    /// ```
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.stride = stride;
+        self
+    }
+
+    /// Builder: zeros added on every side of the input.
+    ///
+    /// ```
+    /// use kindling_nn::{Conv2d, Module};
+    /// use kindling_core::Tensor;
+    /// let y = Conv2d::new(1, 1, 3).padding(1).forward(&Tensor::zeros(&[1, 1, 5, 5]));
+    /// assert_eq!(y.shape(), &[1, 1, 5, 5]);
+    /// ```
+    pub fn padding(mut self, padding: usize) -> Self {
+        self.padding = padding;
+        self
+    }
+
+    /// Builder: with `false`, no bias (common right before a BatchNorm, which has its own).
+    ///
+    /// ```
+    /// use kindling_nn::{Conv2d, Module};
+    /// assert_eq!(Conv2d::new(1, 4, 3).bias(false).parameters().len(), 1);
+    /// ```
+    pub fn bias(mut self, on: bool) -> Self {
+        if !on {
+            self.bias = None;
+        }
+        self
+    }
+
+    /// The weight `[out, in, k, k]`.
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::Conv2d::new(2, 4, 3).weight().numel(), 72);
+    /// ```
+    pub fn weight(&self) -> Tensor {
+        self.weight.clone()
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.conv2d(&self.weight, self.bias.as_ref(), self.stride, self.padding)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut p = vec![("weight".to_string(), self.weight.clone())];
+        if let Some(b) = &self.bias {
+            p.push(("bias".to_string(), b.clone()));
+        }
+        p
+    }
+
+    fn set_training(&mut self, on: bool) {
+        self.training = on;
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+}

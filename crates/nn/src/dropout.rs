@@ -1,0 +1,66 @@
+//! `Dropout`: in training, zeroes each element with probability p and scales the survivors
+//! by 1/(1-p), so the expected value is unchanged; in eval, the identity.
+
+use kindling_core::{rng, Tensor};
+
+use crate::Module;
+
+/// Inverted dropout (`torch.nn.Dropout`). The mask comes from the global generator, so
+/// `manual_seed` makes it repeatable.
+///
+/// ```
+/// use kindling_nn::{Dropout, Module};
+/// use kindling_core::Tensor;
+/// let mut drop = Dropout::new(0.5);
+/// drop.eval();
+/// assert_eq!(drop.forward(&Tensor::ones(&[4])).to_vec(), vec![1.0; 4]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dropout {
+    p: f32,
+    training: bool,
+}
+
+impl Dropout {
+    /// Dropout with probability `p` of zeroing each element.
+    ///
+    /// # Panics
+    /// If `p` is not in `[0, 1]`.
+    ///
+    /// ```
+    /// let _d = kindling_nn::Dropout::new(0.1);
+    /// ```
+    pub fn new(p: f32) -> Self {
+        assert!(
+            (0.0..=1.0).contains(&p),
+            "Dropout: probability must be in [0, 1], got {p}"
+        );
+        Dropout { p, training: true }
+    }
+}
+
+impl Module for Dropout {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        if !self.training || self.p == 0.0 {
+            return x.clone();
+        }
+        if self.p == 1.0 {
+            return x * 0.0;
+        }
+        let keep = 1.0 - self.p;
+        let mask: Vec<f32> = rng::uniform(x.numel(), 0.0, 1.0)
+            .into_iter()
+            .map(|u| if u < keep { 1.0 / keep } else { 0.0 })
+            .collect();
+        x * &Tensor::from_vec(mask, x.shape())
+    }
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+    fn set_training(&mut self, on: bool) {
+        self.training = on;
+    }
+    fn is_training(&self) -> bool {
+        self.training
+    }
+}

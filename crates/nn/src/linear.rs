@@ -1,0 +1,114 @@
+//! `Linear`: `y = x·Wᵀ + b`, the fully connected layer (`torch.nn.Linear`).
+
+use kindling_core::Tensor;
+
+use crate::init::{default_bound, uniform_parameter};
+use crate::Module;
+
+/// A fully connected layer with weight `[out_features, in_features]` and bias
+/// `[out_features]`. Accepts `[*, in_features]`, any number of leading dims.
+///
+/// ```
+/// use kindling_nn::{Linear, Module};
+/// use kindling_core::Tensor;
+/// let fc = Linear::new(4, 2).bias(false);
+/// assert_eq!(fc.forward(&Tensor::ones(&[3, 4])).shape(), &[3, 2]);
+/// assert_eq!(fc.parameters().len(), 1);
+/// ```
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    training: bool,
+}
+
+impl Linear {
+    /// A layer with PyTorch's default initialisation (see `init.rs`).
+    ///
+    /// ```
+    /// let fc = kindling_nn::Linear::new(3136, 128);
+    /// assert_eq!(fc.weight().shape(), &[128, 3136]);
+    /// ```
+    pub fn new(in_features: usize, out_features: usize) -> Self {
+        let bound = default_bound(in_features);
+        Linear {
+            weight: uniform_parameter(&[out_features, in_features], bound),
+            bias: Some(uniform_parameter(&[out_features], bound)),
+            training: true,
+        }
+    }
+
+    /// Builder: with `false`, the layer has no bias.
+    ///
+    /// ```
+    /// assert!(kindling_nn::Linear::new(2, 2).bias(false).bias_tensor().is_none());
+    /// ```
+    pub fn bias(mut self, on: bool) -> Self {
+        if !on {
+            self.bias = None;
+        }
+        self
+    }
+
+    /// The weight `[out, in]`.
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::Linear::new(2, 5).weight().shape(), &[5, 2]);
+    /// ```
+    pub fn weight(&self) -> Tensor {
+        self.weight.clone()
+    }
+
+    /// The bias `[out]`, if the layer has one.
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::Linear::new(2, 5).bias_tensor().unwrap().shape(), &[5]);
+    /// ```
+    pub fn bias_tensor(&self) -> Option<Tensor> {
+        self.bias.clone()
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let in_features = self.weight.shape()[1];
+        let shape = x.shape();
+        assert!(
+            shape.last() == Some(&in_features),
+            "Linear: input of shape {shape:?} does not end in in_features = {in_features} (weight shape {:?})",
+            self.weight.shape()
+        );
+        let rows = x.numel() / in_features;
+        let flat = if shape.len() == 2 {
+            x.clone()
+        } else {
+            x.reshape(&[rows, in_features])
+        };
+        let mut y = flat.matmul(&self.weight.t());
+        if let Some(b) = &self.bias {
+            y = &y + b;
+        }
+        if shape.len() == 2 {
+            y
+        } else {
+            let mut out_shape = shape.to_vec();
+            *out_shape.last_mut().unwrap() = self.weight.shape()[0];
+            y.reshape(&out_shape)
+        }
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut p = vec![("weight".to_string(), self.weight.clone())];
+        if let Some(b) = &self.bias {
+            p.push(("bias".to_string(), b.clone()));
+        }
+        p
+    }
+
+    fn set_training(&mut self, on: bool) {
+        self.training = on;
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+}

@@ -1,0 +1,63 @@
+//! `MaxPool2d`, the layer form of `Tensor::max_pool2d`.
+
+use kindling_core::Tensor;
+
+use crate::Module;
+
+/// 2-d max pooling over `kernel × kernel` windows (`torch.nn.MaxPool2d`); the stride
+/// defaults to the kernel size, so windows do not overlap.
+///
+/// ```
+/// use kindling_nn::{MaxPool2d, Module};
+/// use kindling_core::Tensor;
+/// assert_eq!(MaxPool2d::new(2).forward(&Tensor::zeros(&[1, 3, 28, 28])).shape(), &[1, 3, 14, 14]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct MaxPool2d {
+    kernel: usize,
+    stride: usize,
+    training: bool,
+}
+
+impl MaxPool2d {
+    /// Pooling with window `kernel` and stride `kernel`.
+    ///
+    /// ```
+    /// let _pool = kindling_nn::MaxPool2d::new(2);
+    /// ```
+    pub fn new(kernel: usize) -> Self {
+        MaxPool2d {
+            kernel,
+            stride: kernel,
+            training: true,
+        }
+    }
+
+    /// Builder: a stride other than the kernel size.
+    ///
+    /// ```
+    /// use kindling_nn::{MaxPool2d, Module};
+    /// use kindling_core::Tensor;
+    /// let y = MaxPool2d::new(3).stride(1).forward(&Tensor::zeros(&[1, 1, 5, 5]));
+    /// assert_eq!(y.shape(), &[1, 1, 3, 3]);
+    /// ```
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.stride = stride;
+        self
+    }
+}
+
+impl Module for MaxPool2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.max_pool2d(self.kernel, self.stride)
+    }
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+    fn set_training(&mut self, on: bool) {
+        self.training = on;
+    }
+    fn is_training(&self) -> bool {
+        self.training
+    }
+}

@@ -1,0 +1,159 @@
+//! `Sequential`: modules run one after another (`torch.nn.Sequential`). Its children are
+//! named by position, so parameters get PyTorch's keys `"0.weight"`, `"1.running_mean"`.
+
+use kindling_core::Tensor;
+
+use crate::{Module, StateDict};
+
+/// A chain of modules; `forward` feeds each one's output to the next.
+///
+/// ```
+/// use kindling_nn::{Linear, Module, ReLU, Sequential};
+/// use kindling_core::Tensor;
+/// let mlp = Sequential::new().add(Linear::new(2, 8)).add(ReLU::new()).add(Linear::new(8, 1));
+/// assert_eq!(mlp.forward(&Tensor::ones(&[5, 2])).shape(), &[5, 1]);
+/// assert_eq!(mlp.named_parameters()[2].0, "2.weight");
+/// ```
+#[derive(Default)]
+pub struct Sequential {
+    layers: Vec<Box<dyn Module>>,
+    training: bool,
+}
+
+impl Sequential {
+    /// An empty chain, in training mode.
+    ///
+    /// ```
+    /// assert!(kindling_nn::Sequential::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Sequential {
+            layers: Vec::new(),
+            training: true,
+        }
+    }
+
+    /// Builder: appends a module. It takes the chain's current training mode.
+    ///
+    /// ```
+    /// use kindling_nn::{ReLU, Sequential};
+    /// assert_eq!(Sequential::new().add(ReLU::new()).len(), 1);
+    /// ```
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(mut self, module: impl Module + 'static) -> Self {
+        self.push(module);
+        self
+    }
+
+    /// Appends a module in place.
+    ///
+    /// ```
+    /// use kindling_nn::{ReLU, Sequential};
+    /// let mut seq = Sequential::new();
+    /// seq.push(ReLU::new());
+    /// assert_eq!(seq.len(), 1);
+    /// ```
+    pub fn push(&mut self, module: impl Module + 'static) {
+        let mut module = Box::new(module);
+        module.set_training(self.training);
+        self.layers.push(module);
+    }
+
+    /// The number of modules.
+    ///
+    /// ```
+    /// assert_eq!(kindling_nn::Sequential::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// True when the chain is empty.
+    ///
+    /// ```
+    /// assert!(kindling_nn::Sequential::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The module at position `i`.
+    ///
+    /// ```
+    /// use kindling_nn::{Module, ReLU, Sequential};
+    /// let seq = Sequential::new().add(ReLU::new());
+    /// assert!(seq.get(0).unwrap().is_training());
+    /// ```
+    pub fn get(&self, i: usize) -> Option<&dyn Module> {
+        self.layers.get(i).map(|m| m.as_ref())
+    }
+
+    /// Runs the chain and returns every module's output, first to last (for looking inside
+    /// a network, e.g. to print the activations after each BatchNorm).
+    ///
+    /// ```
+    /// use kindling_nn::{Linear, ReLU, Sequential};
+    /// use kindling_core::Tensor;
+    /// let seq = Sequential::new().add(Linear::new(2, 3)).add(ReLU::new());
+    /// assert_eq!(seq.forward_all(&Tensor::ones(&[1, 2])).len(), 2);
+    /// ```
+    pub fn forward_all(&self, x: &Tensor) -> Vec<Tensor> {
+        let mut outs: Vec<Tensor> = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let next = layer.forward(outs.last().unwrap_or(x));
+            outs.push(next);
+        }
+        outs
+    }
+}
+
+/// Prefixes every key of a child's list with its position.
+fn prefixed(i: usize, named: Vec<(String, Tensor)>) -> impl Iterator<Item = (String, Tensor)> {
+    named.into_iter().map(move |(k, t)| (format!("{i}.{k}"), t))
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.layers
+            .iter()
+            .fold(x.clone(), |h, layer| layer.forward(&h))
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| prefixed(i, m.named_parameters()))
+            .collect()
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| prefixed(i, m.named_buffers()))
+            .collect()
+    }
+
+    /// PyTorch's order: child by child, each child's parameters then buffers.
+    fn state_dict(&self) -> StateDict {
+        let mut sd = StateDict::new();
+        for (i, m) in self.layers.iter().enumerate() {
+            for (k, t) in m.state_dict().iter() {
+                sd.insert(format!("{i}.{k}"), t.clone());
+            }
+        }
+        sd
+    }
+
+    fn set_training(&mut self, on: bool) {
+        self.training = on;
+        for m in &mut self.layers {
+            m.set_training(on);
+        }
+    }
+
+    fn is_training(&self) -> bool {
+        self.training
+    }
+}
