@@ -1,0 +1,241 @@
+//! The autograd engine's own guarantees: hand-derived gradients, accumulation, diamonds,
+//! `no_grad`/`detach`, graph freeing, deep graphs without stack overflow, flat memory,
+//! shape-error messages, the DOT picture, and `gradcheck` catching a wrong gradient.
+
+use kindling_core::autograd::{gradcheck, GradcheckOptions};
+use kindling_core::{no_grad, Tensor};
+
+fn t(data: &[f32], shape: &[usize]) -> Tensor {
+    Tensor::from_vec(data.to_vec(), shape)
+}
+
+fn close(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
+}
+
+#[test]
+fn hand_derived_chain_rule() {
+    // L = Σ (w·x + b)², w = [1, -2], x = [3, 4], b = 0.5
+    // u = w·x + b = [3.5, -7.5];  dL/du = 2u = [7, -15]
+    // dL/dw = 2u·x = [21, -60];  dL/dx = 2u·w = [7, 30];  dL/db = Σ 2u = -8
+    let w = t(&[1.0, -2.0], &[2]).requires_grad(true);
+    let x = t(&[3.0, 4.0], &[2]).requires_grad(true);
+    let b = Tensor::scalar(0.5).requires_grad(true);
+    let u = &(&w * &x) + &b;
+    let loss = (&u * &u).sum();
+    assert_eq!(loss.item(), 3.5 * 3.5 + 7.5 * 7.5);
+    loss.backward();
+    assert_eq!(w.grad().unwrap().to_vec(), vec![21.0, -60.0]);
+    assert_eq!(x.grad().unwrap().to_vec(), vec![7.0, 30.0]);
+    assert_eq!(b.grad().unwrap().to_vec(), vec![-8.0]);
+}
+
+#[test]
+fn hand_derived_softmax_cross_entropy_and_matmul() {
+    // Logits [0, ln 3] give probabilities [1/4, 3/4]. With target 1 the loss is -ln(3/4)
+    // and its gradient is p - onehot = [1/4, -1/4].
+    let z = t(&[0.0, 3f32.ln()], &[1, 2]).requires_grad(true);
+    let loss = z.log_softmax(1).nll_loss(&[1]);
+    assert!((loss.item() + 0.75f32.ln()).abs() < 1e-6);
+    loss.backward();
+    assert!(close(&z.grad().unwrap().to_vec(), &[0.25, -0.25]));
+
+    // C = A·B with A = [[1, 2]], B = [[3], [4]]: dC/dA = Bᵀ = [[3, 4]], dC/dB = Aᵀ = [[1], [2]].
+    let a = t(&[1.0, 2.0], &[1, 2]).requires_grad(true);
+    let bm = t(&[3.0, 4.0], &[2, 1]).requires_grad(true);
+    a.matmul(&bm).sum().backward();
+    assert_eq!(a.grad().unwrap().to_vec(), vec![3.0, 4.0]);
+    assert_eq!(bm.grad().unwrap().to_vec(), vec![1.0, 2.0]);
+}
+
+#[test]
+fn hand_derived_conv_pool_and_batch_norm() {
+    // A 1x1 convolution with weight 2 and bias 1 is y = 2x + 1: dy/dx = 2, dL/dw = Σx, dL/db = n.
+    let x = t(&[1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]).requires_grad(true);
+    let w = t(&[2.0], &[1, 1, 1, 1]).requires_grad(true);
+    let b = t(&[1.0], &[1]).requires_grad(true);
+    let y = x.conv2d(&w, Some(&b), 1, 0);
+    assert_eq!(y.to_vec(), vec![3.0, 5.0, 7.0, 9.0]);
+    y.sum().backward();
+    assert_eq!(x.grad().unwrap().to_vec(), vec![2.0; 4]);
+    assert_eq!(w.grad().unwrap().to_vec(), vec![10.0]);
+    assert_eq!(b.grad().unwrap().to_vec(), vec![4.0]);
+
+    // 2x2 max pool over [[1, 5], [3, 2]]: the gradient goes only to the 5.
+    let p = t(&[1.0, 5.0, 3.0, 2.0], &[1, 1, 2, 2]).requires_grad(true);
+    p.max_pool2d(2, 2).sum().backward();
+    assert_eq!(p.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.0, 0.0]);
+
+    // BatchNorm of [1, 3] in one channel: mean 2, biased variance 1, output [-1, 1] (eps
+    // aside). Σ of the output is always 0, so its gradient w.r.t. the input is 0.
+    let v = t(&[1.0, 3.0], &[2, 1]).requires_grad(true);
+    let out = v.batch_norm(None, None, None, None, true, 0.1, 0.0);
+    assert_eq!(out.to_vec(), vec![-1.0, 1.0]);
+    out.sum().backward();
+    assert!(close(&v.grad().unwrap().to_vec(), &[0.0, 0.0]));
+}
+
+#[test]
+fn gradients_accumulate_and_diamonds_get_both_paths() {
+    // y = a·x + b·x with a = x² → d/dx (x³ + x·x) at x = 3: 3x² + 2x = 33.
+    let x = Tensor::scalar(3.0).requires_grad(true);
+    let sq = &x * &x; // used twice below: a diamond
+    let y = &(&sq * &x) + &sq;
+    y.backward();
+    assert_eq!(x.grad().unwrap().item(), 33.0);
+    // A second graph adds to the gradient instead of replacing it (+=, as PyTorch).
+    (&x * 2.0).backward();
+    assert_eq!(x.grad().unwrap().item(), 35.0);
+    x.zero_grad();
+    assert_eq!(x.grad().unwrap().item(), 0.0);
+}
+
+#[test]
+fn broadcast_gradients_sum_back_to_each_input_shape() {
+    let a = Tensor::ones(&[4, 1, 3]).requires_grad(true);
+    let b = Tensor::ones(&[2, 1]).requires_grad(true);
+    (&a * &b).sum().backward();
+    // Each a element met 2 b values; each b element met 4·3 = 12 a values.
+    assert_eq!(a.grad().unwrap().shape(), &[4, 1, 3]);
+    assert_eq!(a.grad().unwrap().to_vec(), vec![2.0; 12]);
+    assert_eq!(b.grad().unwrap().to_vec(), vec![12.0, 12.0]);
+}
+
+#[test]
+fn no_grad_and_detach_stop_the_graph() {
+    let w = Tensor::ones(&[2]).requires_grad(true);
+    let inside = no_grad(|| &w * 2.0);
+    assert!(!inside.is_requires_grad());
+    assert!(inside.op_name().is_none());
+    let d = (&w * 3.0).detach();
+    assert!(!d.is_requires_grad());
+    // detach shares storage, as in PyTorch.
+    let shared = w.detach();
+    w.data_mut()[0] = 7.0;
+    assert_eq!(shared.to_vec()[0], 7.0);
+    // Constants alone never record.
+    let c = &Tensor::ones(&[2]) * 2.0;
+    assert!(c.op_name().is_none());
+}
+
+#[test]
+fn backward_frees_the_graph_and_a_second_backward_says_why() {
+    let x = Tensor::ones(&[2]).requires_grad(true);
+    let y = x.exp().sum();
+    assert_eq!(y.op_name(), Some("Sum"));
+    y.backward();
+    assert_eq!(
+        y.op_name(),
+        None,
+        "the op (and what it saved) is freed after backward"
+    );
+    let again = std::panic::catch_unwind(|| y.backward()).unwrap_err();
+    let msg = again.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.contains("backward through the graph a second time"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_chain_of_100000_ops_runs_forward_backward_and_drop_without_overflow() {
+    // Run on a thread with a small (256 KiB) stack: any recursion per node would overflow.
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let x = Tensor::scalar(1.0).requires_grad(true);
+            let mut y = x.clone();
+            for _ in 0..100_000 {
+                y = &y * 1.0;
+            }
+            let z = &y + 0.0;
+            assert_eq!(z.item(), 1.0);
+            // Dropping an unused deep graph must not recurse either.
+            drop(z);
+            y.backward();
+            assert_eq!(x.grad().unwrap().item(), 1.0);
+            let mut w = x.clone();
+            for _ in 0..100_000 {
+                w = w.exp().log();
+            }
+            drop(w);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let err = std::panic::catch_unwind(f).unwrap_err();
+    err.downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_else(|| err.downcast_ref::<&str>().unwrap().to_string())
+}
+
+#[test]
+fn shape_errors_name_the_op_and_both_shapes() {
+    let a = Tensor::zeros(&[2, 3]);
+    let b = Tensor::zeros(&[4]);
+    assert!(panic_message(|| drop(&a + &b))
+        .contains("add: shapes [2, 3] and [4] cannot be broadcast together"));
+    assert!(panic_message(|| drop(a.mul(&b))).contains("mul: shapes [2, 3] and [4]"));
+    assert!(panic_message(|| drop(a.matmul(&Tensor::zeros(&[4, 5]))))
+        .contains("matmul: shapes [2, 3] and [4, 5] cannot be multiplied"));
+    assert!(panic_message(|| drop(a.reshape(&[4]))).contains(
+        "reshape: cannot reshape a tensor of shape [2, 3] (6 elements) into shape [4] (4 elements)"
+    ));
+    let img = Tensor::zeros(&[1, 3, 5, 5]);
+    let w = Tensor::zeros(&[8, 2, 3, 3]);
+    assert!(panic_message(|| drop(img.conv2d(&w, None, 1, 0)))
+        .contains("conv2d: input [1, 3, 5, 5] has 3 channels but weight [8, 2, 3, 3] expects 2"));
+    assert!(
+        panic_message(|| drop(Tensor::from_vec(vec![1.0; 5], &[2, 3])))
+            .contains("data has 5 elements but shape [2, 3] needs 6")
+    );
+    assert!(panic_message(|| drop(a.softmax(2)))
+        .contains("softmax: dim 2 is out of range for a tensor of shape [2, 3]"));
+    assert!(panic_message(|| drop(
+        Tensor::zeros(&[1, 3]).batch_norm(None, None, None, None, true, 0.1, 1e-5)
+    ))
+    .contains("expected more than 1 value per channel when training"));
+}
+
+#[test]
+fn dot_export_shows_ops_leaves_and_shapes() {
+    let x = Tensor::ones(&[2, 3]).requires_grad(true);
+    let w = Tensor::ones(&[3, 1]).requires_grad(true);
+    let loss = x.matmul(&w).relu().sum();
+    let dot = loss.to_dot();
+    assert!(dot.starts_with("digraph"));
+    for needle in [
+        "MatMul\\n[2, 1]",
+        "Relu\\n[2, 1]",
+        "Sum\\n[]",
+        "leaf (requires grad)\\n[2, 3]",
+        "->",
+    ] {
+        assert!(dot.contains(needle), "missing {needle} in\n{dot}");
+    }
+    assert_eq!(dot.matches("->").count(), 4);
+}
+
+#[test]
+fn gradcheck_catches_a_wrong_gradient_and_reports_the_worst_element() {
+    // x · detach(x) has true derivative 2x, but backward only sees the first factor: x.
+    let x = t(&[1.0, -2.0, 3.0], &[3]);
+    let err = gradcheck(
+        |v| &v[0] * &v[0].detach(),
+        &[x.clone()],
+        GradcheckOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.index, 2, "the largest |x| gives the largest error");
+    // The upstream gradient scales both, but the numeric one is twice the analytic one.
+    assert!((err.numeric / err.analytic - 2.0).abs() < 1e-2, "{err}");
+    assert!(err.to_string().contains("worst of 3 elements"));
+    // The honest version passes.
+    assert!(gradcheck(|v| &v[0] * &v[0], &[x], GradcheckOptions::default()).is_ok());
+}
