@@ -228,7 +228,7 @@ fn gradcheck_catches_a_wrong_gradient_and_reports_the_worst_element() {
     let x = t(&[1.0, -2.0, 3.0], &[3]);
     let err = gradcheck(
         |v| &v[0] * &v[0].detach(),
-        &[x.clone()],
+        std::slice::from_ref(&x),
         GradcheckOptions::default(),
     )
     .unwrap_err();
