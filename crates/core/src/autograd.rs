@@ -127,7 +127,10 @@ fn run_backward(root: &Tensor, seed: Tensor) {
                 node.shape()
             )
         });
-        let input_grads = op.backward(&g);
+        let input_grads = {
+            let _timer = crate::profile::scope(op.name(), "backward");
+            op.backward(&g)
+        };
         for (input, ig) in op.inputs().into_iter().zip(input_grads) {
             let Some(ig) = ig else { continue };
             if !input.is_requires_grad() {

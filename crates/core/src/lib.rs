@@ -24,6 +24,7 @@ mod dot;
 mod kernels;
 mod op;
 mod ops;
+pub mod profile;
 pub mod rng;
 pub mod shape;
 mod tensor;

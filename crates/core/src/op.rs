@@ -7,7 +7,7 @@
 //! tensor arithmetic below builds no graph of its own. The forward passes live in `ops/`,
 //! in the file named after the op family; the long backward kernels sit beside them there.
 
-use crate::ops::{batch_norm, conv, pool, reduce, softmax};
+use crate::ops::{batch_norm, conv, matmul, pool, reduce, softmax};
 use crate::Tensor;
 
 /// One recorded operation: the inputs, the saved values, and (in `backward`) the chain rule.
@@ -58,6 +58,12 @@ pub(crate) enum Op {
         dims: Vec<usize>,
     },
     MatMul(Tensor, Tensor),
+    /// `x·Wᵀ + b`, the fully connected layer.
+    Linear {
+        x: Tensor,
+        w: Tensor,
+        b: Option<Tensor>,
+    },
     Softmax {
         x: Tensor,
         out: Tensor,
@@ -120,6 +126,7 @@ impl Op {
             Op::Reshape(..) => "Reshape",
             Op::Permute { .. } => "Permute",
             Op::MatMul(..) => "MatMul",
+            Op::Linear { .. } => "Linear",
             Op::Softmax { .. } => "Softmax",
             Op::LogSoftmax { .. } => "LogSoftmax",
             Op::Conv2d { .. } => "Conv2d",
@@ -150,7 +157,7 @@ impl Op {
             | Op::LogSoftmax { x, .. }
             | Op::MaxPool2d { x, .. }
             | Op::NllLoss { x, .. } => vec![x],
-            Op::Conv2d { x, w, b, .. } => [Some(x), Some(w), b.as_ref()]
+            Op::Conv2d { x, w, b, .. } | Op::Linear { x, w, b } => [Some(x), Some(w), b.as_ref()]
                 .into_iter()
                 .flatten()
                 .collect(),
@@ -230,10 +237,19 @@ impl Op {
                 vec![Some(g.permute(&inverse))]
             }
             // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC (summed over the batch if B was broadcast).
-            Op::MatMul(a, b) => vec![
-                need(a, || g.matmul(&b.transpose_last2())),
-                need(b, || a.transpose_last2().matmul(g).sum_to(b.shape())),
-            ],
+            Op::MatMul(a, b) => {
+                let (ga, gb) = matmul::matmul_backward(g, a, b);
+                vec![ga, gb]
+            }
+            // Y = X·Wᵀ + b: dX = dY·W, dW = dYᵀ·X, db = Σ_rows dY.
+            Op::Linear { x, w, b } => {
+                let (gx, gw, gb) = matmul::linear_backward(g, x, w, b.is_some());
+                let mut grads = vec![gx, Some(gw)];
+                if b.is_some() {
+                    grads.push(gb);
+                }
+                grads
+            }
             Op::Softmax { out, dim, .. } => vec![Some(softmax::softmax_backward(g, out, *dim))],
             Op::LogSoftmax { out, dim, .. } => {
                 vec![Some(softmax::log_softmax_backward(g, out, *dim))]

@@ -45,6 +45,7 @@ impl Tensor {
     // ---------------------------------------------------------------- construction
 
     pub(crate) fn make(data: Vec<f32>, shape: Vec<usize>, op: Option<Op>) -> Tensor {
+        crate::kernels::tune_allocator();
         debug_assert_eq!(data.len(), numel(&shape));
         let requires_grad = op.is_some();
         Tensor(Arc::new(Inner {

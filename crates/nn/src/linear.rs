@@ -83,10 +83,7 @@ impl Module for Linear {
         } else {
             x.reshape(&[rows, in_features])
         };
-        let mut y = flat.matmul(&self.weight.t());
-        if let Some(b) = &self.bias {
-            y = &y + b;
-        }
+        let y = flat.linear(&self.weight, self.bias.as_ref());
         if shape.len() == 2 {
             y
         } else {

@@ -71,8 +71,8 @@ impl StateDict {
     /// let keys = BatchNorm1d::new(3).state_dict().keys();
     /// assert_eq!(keys, vec!["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]);
     /// ```
-    pub fn keys(&self) -> Vec<&str> {
-        self.entries.iter().map(|(k, _)| k.as_str()).collect()
+    pub fn keys(&self) -> Vec<String> {
+        self.entries.iter().map(|(k, _)| k.clone()).collect()
     }
 
     /// `(key, tensor)` pairs in order.

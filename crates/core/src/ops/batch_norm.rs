@@ -90,6 +90,7 @@ impl Tensor {
         momentum: f32,
         eps: f32,
     ) -> Tensor {
+        let _timer = crate::profile::scope("BatchNorm", "forward");
         let (n, c, s) = layout("batch_norm", self.shape());
         for (what, t) in [
             ("running_mean", running_mean),

@@ -187,6 +187,7 @@ impl Tensor {
         stride: usize,
         padding: usize,
     ) -> Tensor {
+        let _timer = crate::profile::scope("Conv2d", "forward");
         let g = Geometry::new(self.shape(), weight.shape(), stride, padding);
         let (n, o) = (self.shape()[0], weight.shape()[0]);
         if let Some(b) = bias {
@@ -289,6 +290,7 @@ pub(crate) fn conv2d_backward(
         Tensor::constant(sums, vec![o])
     });
 
+    let _t1 = crate::profile::scope("conv gw", "part");
     // dW = Σ_n dOut_n · col_nᵀ. Each thread sums a fixed block of images into its own
     // buffer and the blocks are added in order, so the result does not depend on timing.
     let blocks = n.min(num_threads()).max(1);
@@ -320,6 +322,8 @@ pub(crate) fn conv2d_backward(
         gw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
     }
 
+    drop(_t1);
+    let _t2 = crate::profile::scope("conv gx", "part");
     // dx_n = col2im(Wᵀ · dOut_n), independent per image.
     let gx = x.is_requires_grad().then(|| {
         let wd = w.data();

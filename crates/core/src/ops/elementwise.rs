@@ -89,6 +89,7 @@ impl Tensor {
     /// assert_eq!(a.add(&b).to_vec(), vec![11.0, 22.0, 13.0, 24.0]);
     /// ```
     pub fn add(&self, other: &Tensor) -> Tensor {
+        let _timer = crate::profile::scope("Add", "forward");
         let (data, shape) = broadcast_zip("add", self, other, |x, y| x + y);
         Tensor::from_op(data, shape, Op::Add(self.clone(), other.clone()))
     }
@@ -101,6 +102,7 @@ impl Tensor {
     /// assert_eq!(a.sub(&Tensor::scalar(1.0)).to_vec(), vec![4.0, 6.0]);
     /// ```
     pub fn sub(&self, other: &Tensor) -> Tensor {
+        let _timer = crate::profile::scope("Sub", "forward");
         let (data, shape) = broadcast_zip("sub", self, other, |x, y| x - y);
         Tensor::from_op(data, shape, Op::Sub(self.clone(), other.clone()))
     }
@@ -113,6 +115,7 @@ impl Tensor {
     /// assert_eq!(a.mul(&a).to_vec(), vec![1.0, 4.0]);
     /// ```
     pub fn mul(&self, other: &Tensor) -> Tensor {
+        let _timer = crate::profile::scope("Mul", "forward");
         let (data, shape) = broadcast_zip("mul", self, other, |x, y| x * y);
         Tensor::from_op(data, shape, Op::Mul(self.clone(), other.clone()))
     }
@@ -125,6 +128,7 @@ impl Tensor {
     /// assert_eq!(a.div(&Tensor::scalar(2.0)).to_vec(), vec![0.5, 1.5]);
     /// ```
     pub fn div(&self, other: &Tensor) -> Tensor {
+        let _timer = crate::profile::scope("Div", "forward");
         let (data, shape) = broadcast_zip("div", self, other, |x, y| x / y);
         Tensor::from_op(data, shape, Op::Div(self.clone(), other.clone()))
     }
@@ -204,6 +208,7 @@ impl Tensor {
     /// assert_eq!(x.relu().to_vec(), vec![0.0, 2.0]);
     /// ```
     pub fn relu(&self) -> Tensor {
+        let _timer = crate::profile::scope("Relu", "forward");
         let data = par_map(&self.data(), |x| if x > 0.0 { x } else { 0.0 });
         Tensor::from_op(data, self.shape().to_vec(), Op::Relu(self.clone()))
     }

@@ -75,12 +75,6 @@ impl Tensor {
         self.transpose(0, 1)
     }
 
-    /// Swaps the last two dims (used by matmul's backward).
-    pub(crate) fn transpose_last2(&self) -> Tensor {
-        let r = self.dim();
-        self.transpose(r - 2, r - 1)
-    }
-
     /// Reorders the dims: output dim `i` is input dim `dims[i]`.
     ///
     /// # Panics
@@ -91,6 +85,7 @@ impl Tensor {
     /// assert_eq!(Tensor::zeros(&[2, 3, 4]).permute(&[2, 0, 1]).shape(), &[4, 2, 3]);
     /// ```
     pub fn permute(&self, dims: &[usize]) -> Tensor {
+        let _timer = crate::profile::scope("Permute", "forward");
         let rank = self.dim();
         let mut seen = vec![false; rank];
         let valid = dims.len() == rank

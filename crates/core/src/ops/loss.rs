@@ -17,6 +17,7 @@ impl Tensor {
     /// assert!((lp.nll_loss(&[0, 1]).item() - 0.3).abs() < 1e-6);
     /// ```
     pub fn nll_loss(&self, targets: &[usize]) -> Tensor {
+        let _timer = crate::profile::scope("NllLoss", "forward");
         let s = self.shape();
         assert!(
             s.len() == 2,

@@ -79,6 +79,7 @@ impl Tensor {
     /// assert!((lp.to_vec()[0] + std::f32::consts::LN_2).abs() < 1e-6);
     /// ```
     pub fn log_softmax(&self, dim: impl Dim) -> Tensor {
+        let _timer = crate::profile::scope("LogSoftmax", "forward");
         let dim = dim.resolve("log_softmax", self.shape());
         let mut out = vec![0.0; self.numel()];
         for_each_lane(self.shape(), dim, &[&self.data()], &mut out, |lanes, y| {

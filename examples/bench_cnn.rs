@@ -1,0 +1,105 @@
+//! The project's benchmark: the mnist_bn CNN at batch 64, with and without BatchNorm.
+//! Reports the median milliseconds per training step (forward, backward and an SGD step,
+//! after warm-up), inference images per second, and peak RSS.
+//!
+//! `cargo run --release --example bench_cnn -- [--steps N] [--threads N] [--batch N]`
+//! Compare with `tools/bench/torch_ref.py`, run in the same sitting (see docs/performance.md).
+
+use std::time::Instant;
+
+use kindling::nn::functional::cross_entropy;
+use kindling::nn::{BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential};
+use kindling::prelude::*;
+
+fn model(bn: bool) -> Sequential {
+    manual_seed(0);
+    let mut m = Sequential::new().add(Conv2d::new(1, 32, 3).padding(1));
+    if bn {
+        m.push(BatchNorm2d::new(32));
+    }
+    m = m.add(ReLU::new()).add(MaxPool2d::new(2)).add(Conv2d::new(32, 64, 3).padding(1));
+    if bn {
+        m.push(BatchNorm2d::new(64));
+    }
+    m = m.add(ReLU::new()).add(MaxPool2d::new(2)).add(Flatten::new()).add(Linear::new(3136, 128));
+    if bn {
+        m.push(BatchNorm1d::new(128));
+    }
+    m.add(ReLU::new()).add(Linear::new(128, 10))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn main() {
+    let mut steps = 50;
+    let mut batch = 64;
+    let mut profile = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--profile" {
+            profile = true;
+            continue;
+        }
+        let value: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number"));
+        match flag.as_str() {
+            "--steps" => steps = value,
+            "--batch" => batch = value,
+            "--threads" => kindling::set_num_threads(value).expect("set threads once"),
+            other => panic!("unknown flag {other}; use --steps N, --batch N, --threads N, --profile"),
+        }
+    }
+    println!("kindling bench_cnn: batch {batch}, {steps} timed steps after 5 warm-up, {} threads", kindling::num_threads());
+    manual_seed(1);
+    let x = Tensor::randn(&[batch, 1, 28, 28]);
+    let targets: Vec<usize> = (0..batch).map(|i| (i * 7) % 10).collect();
+    for bn in [true, false] {
+        let mut net = model(bn);
+        let mut opt = optim::Sgd::new(net.parameters(), 0.01).momentum(0.9);
+        let mut times = Vec::new();
+        for i in 0..steps + 5 {
+            // Profile only the timed steps, so the table matches the ms/step figure.
+            kindling::profile::enable(profile && i >= 5);
+            let t0 = Instant::now();
+            let loss = cross_entropy(&net.forward(&x), &targets);
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
+            if i >= 5 {
+                times.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        kindling::profile::enable(false);
+        if profile {
+            println!("per-op time over {steps} training steps ({}):\n{}", if bn { "BN" } else { "no BN" }, kindling::profile::report());
+            kindling::profile::reset();
+        }
+        net.eval();
+        let mut infer = Vec::new();
+        no_grad(|| {
+            for _ in 0..steps.max(10) {
+                let t0 = Instant::now();
+                let y = net.forward(&x);
+                assert_eq!(y.shape(), &[batch, 10]);
+                infer.push(t0.elapsed().as_secs_f64());
+            }
+        });
+        let ms = median(times);
+        println!(
+            "{:<8} train {:>7.2} ms/step   inference {:>8.0} img/s   peak RSS {:>6.0} MiB",
+            if bn { "BN" } else { "no BN" },
+            ms,
+            batch as f64 / median(infer),
+            peak_rss_mib()
+        );
+    }
+}
