@@ -50,7 +50,7 @@ pub fn report() -> String {
         return String::new();
     };
     let mut rows: Vec<_> = map.iter().collect();
-    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1 .0));
     let all: f64 = rows.iter().map(|r| r.1 .0.as_secs_f64()).sum();
     let mut out = format!(
         "{:<28} {:>10} {:>8} {:>7}\n",

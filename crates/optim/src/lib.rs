@@ -10,7 +10,11 @@
 //!
 //! How the numbers match PyTorch's:
 //! - Each update is PyTorch's single-tensor (`foreach=False`) rule, done in `f32` in the
-//!   same order of operations, so trajectories agree to the last bit.
+//!   same order of operations, with a fused multiply-add (`mul_add`) exactly where
+//!   PyTorch's CPU kernels fuse one (`add(alpha=)`, `lerp_`, `addcmul_`). SGD then agrees
+//!   with PyTorch to the last bit. So does Adam, except through PyTorch's CPU `f32` `sqrt`,
+//!   which goes through MKL and is not always correctly rounded (kindling's is): that can
+//!   move a denominator by one unit in the last place, far inside the 1e-6 contract.
 //! - PyTorch keeps hyperparameters as Python floats (`f64`) and rounds them to `f32` only
 //!   where they meet a tensor; bias corrections and `1 - beta` are computed in `f64` first.
 //!   kindling's API takes `f32` like the rest of the framework, and widens each value
@@ -46,8 +50,8 @@ pub use adam::{Adam, AdamW};
 pub use scheduler::{CosineAnnealingLr, LinearLr, LrScheduler, StepLr};
 pub use sgd::Sgd;
 pub use state::{
-    AdamHparams, Hyperparameters, OptimError, OptimizerKind, OptimizerState, ParamState,
-    Schedule, SchedulerState, SgdHparams,
+    AdamHparams, Hyperparameters, OptimError, OptimizerKind, OptimizerState, ParamState, Schedule,
+    SchedulerState, SgdHparams,
 };
 
 use kindling_core::Tensor;
