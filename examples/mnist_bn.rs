@@ -191,8 +191,8 @@ fn train_variant(name: &str, bn: bool, lr: f32, args: &Args, data: &Mnist, show:
         let path = dir.join(format!("{name}.ckpt"));
         let ckpt = checkpoint::load_training(&path).map_err(|e| e.to_string())?;
         ckpt.restore(&mut model, opt.as_mut()).map_err(|e| e.to_string())?;
-        first_epoch = ckpt.epoch;
-        step = ckpt.step;
+        first_epoch = ckpt.epoch as usize;
+        step = ckpt.step as usize;
         if let Some(history) = ckpt.extra.get("history") {
             result.epochs = serde_json::from_str(history).unwrap_or_default();
         }
@@ -250,7 +250,7 @@ fn train_variant(name: &str, bn: bool, lr: f32, args: &Args, data: &Mnist, show:
         result.epochs.push(EpochStats { epoch: epoch + 1, train_loss, test_accuracy, seconds });
 
         if show {
-            let mut ckpt = TrainingCheckpoint::capture(&model, opt.as_ref(), epoch + 1, step);
+            let mut ckpt = TrainingCheckpoint::capture(&model, opt.as_ref(), epoch as u64 + 1, step as u64);
             ckpt.extra.insert("history".into(), serde_json::to_string(&result.epochs).unwrap_or_default());
             ckpt.extra.insert("variant".into(), name.into());
             let path = args.out.join(format!("{name}.ckpt"));
