@@ -74,14 +74,12 @@ pub(crate) enum Op {
         out: Tensor,
         dim: usize,
     },
-    /// `cols` is every image's im2col matrix, kept for the weight gradient.
     Conv2d {
         x: Tensor,
         w: Tensor,
         b: Option<Tensor>,
         stride: usize,
         padding: usize,
-        cols: Vec<f32>,
     },
     /// `argmax[i]` is where, inside its input plane, output element `i` found its maximum.
     MaxPool2d {
@@ -260,10 +258,8 @@ impl Op {
                 b,
                 stride,
                 padding,
-                cols,
             } => {
-                let (gx, gw, gb) =
-                    conv::conv2d_backward(g, x, w, cols, b.is_some(), *stride, *padding);
+                let (gx, gw, gb) = conv::conv2d_backward(g, x, w, b.is_some(), *stride, *padding);
                 let mut grads = vec![gx, Some(gw)];
                 if b.is_some() {
                     grads.push(gb);

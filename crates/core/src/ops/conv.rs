@@ -9,7 +9,6 @@
 
 use rayon::prelude::*;
 
-use crate::autograd::is_grad_enabled;
 use crate::kernels::{num_threads, sgemm, Mat};
 use crate::op::Op;
 use crate::Tensor;
@@ -198,55 +197,38 @@ impl Tensor {
                 weight.shape()
             );
         }
-        let record = is_grad_enabled()
-            && (self.is_requires_grad()
-                || weight.is_requires_grad()
-                || bias.is_some_and(|b| b.is_requires_grad()));
         let ohw = g.col_cols();
         let mut out = vec![0.0; n * o * ohw];
-        // The weight-gradient GEMM needs every image's columns again; keep them when the
-        // graph is recorded rather than rebuild them in backward.
-        let mut cols = if record {
-            vec![0.0; n * g.col_len()]
-        } else {
-            Vec::new()
-        };
         {
             let (x, w) = (self.data(), weight.data());
             let b = bias.map(|b| b.data());
             let threads = gemm_threads(n);
-            let per_image = |out: &mut [f32], image: &[f32], col: &mut [f32]| {
-                im2col(&g, image, col);
-                sgemm(
-                    o,
-                    ohw,
-                    g.col_rows(),
-                    Mat::rows(&w, g.col_rows()),
-                    Mat::rows(col, ohw),
-                    out,
-                    false,
-                    threads,
-                );
-                if let Some(b) = &b {
-                    for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
-                        row.iter_mut().for_each(|v| *v += bias);
-                    }
-                }
-            };
-            let outs = out.par_chunks_mut(o * ohw).zip(x.par_chunks(g.image_len()));
-            if record {
-                outs.zip(cols.par_chunks_mut(g.col_len()))
-                    .for_each(|((out, image), col)| per_image(out, image, col));
-            } else {
-                outs.for_each_init(
+            // Each thread keeps one image's columns in a buffer of its own, small enough to
+            // stay in cache while the GEMM reads it. Backward rebuilds them the same way:
+            // cheaper than writing every image's columns out to memory and reading them back.
+            out.par_chunks_mut(o * ohw)
+                .zip(x.par_chunks(g.image_len()))
+                .for_each_init(
                     || vec![0.0; g.col_len()],
-                    |col, (out, image)| per_image(out, image, col),
+                    |col, (out, image)| {
+                        im2col(&g, image, col);
+                        sgemm(
+                            o,
+                            ohw,
+                            g.col_rows(),
+                            Mat::rows(&w, g.col_rows()),
+                            Mat::rows(col, ohw),
+                            out,
+                            false,
+                            threads,
+                        );
+                        if let Some(b) = &b {
+                            for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
+                                row.iter_mut().for_each(|v| *v += bias);
+                            }
+                        }
+                    },
                 );
-            }
-        }
-        let shape = vec![n, o, g.oh, g.ow];
-        if !record {
-            return Tensor::constant(out, shape);
         }
         let op = Op::Conv2d {
             x: self.clone(),
@@ -254,9 +236,8 @@ impl Tensor {
             b: bias.cloned(),
             stride,
             padding,
-            cols,
         };
-        Tensor::from_op(out, shape, op)
+        Tensor::from_op(out, vec![n, o, g.oh, g.ow], op)
     }
 }
 
@@ -265,7 +246,6 @@ pub(crate) fn conv2d_backward(
     grad: &Tensor,
     x: &Tensor,
     w: &Tensor,
-    cols: &[f32],
     has_bias: bool,
     stride: usize,
     padding: usize,
@@ -290,63 +270,73 @@ pub(crate) fn conv2d_backward(
         Tensor::constant(sums, vec![o])
     });
 
-    let _t1 = crate::profile::scope("conv gw", "part");
-    // dW = Σ_n dOut_n · col_nᵀ. Each thread sums a fixed block of images into its own
-    // buffer and the blocks are added in order, so the result does not depend on timing.
+    // One pass per block of images computes both products while dOut_n is in cache:
+    //   dW += dOut_n · col_nᵀ   (col_n rebuilt by im2col),
+    //   dx_n = col2im(Wᵀ · dOut_n).
+    // Each thread owns a fixed block of images and its own dW partial sum; the partials are
+    // added in block order, so the result does not depend on thread timing.
     let blocks = n.min(num_threads()).max(1);
     let per_block = n.div_ceil(blocks);
     let threads = gemm_threads(n);
-    let partials: Vec<Vec<f32>> = (0..blocks)
-        .into_par_iter()
-        .map(|blk| {
-            let mut acc = vec![0.0; o * k];
-            for img in blk * per_block..((blk + 1) * per_block).min(n) {
-                let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
-                let col = &cols[img * g.col_len()..(img + 1) * g.col_len()];
-                sgemm(
-                    o,
-                    k,
-                    ohw,
-                    Mat::rows(dout, ohw),
-                    Mat::transposed(col, ohw),
-                    &mut acc,
-                    true,
-                    threads,
-                );
-            }
-            acc
-        })
-        .collect();
-    let mut gw = partials[0].clone();
-    for p in &partials[1..] {
-        gw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-    }
-
-    drop(_t1);
-    let _t2 = crate::profile::scope("conv gx", "part");
-    // dx_n = col2im(Wᵀ · dOut_n), independent per image.
-    let gx = x.is_requires_grad().then(|| {
-        let wd = w.data();
-        let mut gx = vec![0.0; x.numel()];
-        gx.par_chunks_mut(g.image_len()).enumerate().for_each_init(
-            || vec![0.0; g.col_len()],
-            |dcol, (img, dx)| {
-                let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
+    let (xd, wd) = (x.data(), w.data());
+    let run_block = |blk: usize, mut dx: Option<&mut [f32]>| -> Vec<f32> {
+        let mut acc = vec![0.0; o * k];
+        let mut col = vec![0.0; g.col_len()];
+        for (local, img) in (blk * per_block..((blk + 1) * per_block).min(n)).enumerate() {
+            let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
+            im2col(
+                &g,
+                &xd[img * g.image_len()..(img + 1) * g.image_len()],
+                &mut col,
+            );
+            sgemm(
+                o,
+                k,
+                ohw,
+                Mat::rows(dout, ohw),
+                Mat::transposed(&col, ohw),
+                &mut acc,
+                true,
+                threads,
+            );
+            if let Some(dx) = dx.as_deref_mut() {
+                // `col` is free again: reuse it for dcol.
                 sgemm(
                     k,
                     ohw,
                     o,
                     Mat::transposed(&wd, k),
                     Mat::rows(dout, ohw),
-                    dcol,
+                    &mut col,
                     false,
                     threads,
                 );
-                col2im(&g, dcol, dx);
-            },
-        );
-        Tensor::constant(gx, x.shape().to_vec())
-    });
+                col2im(
+                    &g,
+                    &col,
+                    &mut dx[local * g.image_len()..(local + 1) * g.image_len()],
+                );
+            }
+        }
+        acc
+    };
+    let mut gx = x.is_requires_grad().then(|| vec![0.0; x.numel()]);
+    let partials: Vec<Vec<f32>> = match gx.as_mut() {
+        Some(gx) => gx
+            .par_chunks_mut(per_block * g.image_len())
+            .enumerate()
+            .map(|(blk, dx)| run_block(blk, Some(dx)))
+            .collect(),
+        None => (0..blocks)
+            .into_par_iter()
+            .map(|blk| run_block(blk, None))
+            .collect(),
+    };
+    let mut gw = partials[0].clone();
+    for p in &partials[1..] {
+        gw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+    }
+    let gx = gx.map(|gx| Tensor::constant(gx, x.shape().to_vec()));
     (gx, Tensor::constant(gw, w.shape().to_vec()), gb)
 }
 
