@@ -35,27 +35,69 @@ fn layout(op: &str, shape: &[usize]) -> (usize, usize, usize) {
     (shape[0], shape[1], shape[2..].iter().product())
 }
 
-/// Per-channel mean and biased variance, two passes, f64 accumulation.
+/// `Σ f(a[i], b[i])` in f32 with eight independent partial sums: the compiler turns the
+/// loop into SIMD, and eight short sums lose less precision than one long one.
+#[inline]
+fn sum8(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| f(x, y))
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += f(x[l], y[l]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// For every channel, `Σ f(a, b)` over its values: each (sample, channel) plane is summed
+/// in f32 (samples split across threads), then each channel's planes are added in f64, in
+/// a fixed order, so the result does not depend on thread timing.
+fn per_channel(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    s: usize,
+    f: impl Fn(usize, f32, f32) -> f32 + Sync,
+) -> Vec<f64> {
+    let mut planes = vec![0.0f32; a.len() / s.max(1)];
+    planes
+        .par_chunks_mut(c)
+        .zip(a.par_chunks(c * s).zip(b.par_chunks(c * s)))
+        .for_each(|(sums, (a, b))| {
+            for (ch, sum) in sums.iter_mut().enumerate() {
+                let range = ch * s..(ch + 1) * s;
+                *sum = sum8(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
+            }
+        });
+    let mut totals = vec![0.0f64; c];
+    for sample in planes.chunks(c) {
+        totals
+            .iter_mut()
+            .zip(sample)
+            .for_each(|(t, &p)| *t += p as f64);
+    }
+    totals
+}
+
+/// Per-channel mean and biased variance, in two passes: the mean first, then the mean
+/// squared deviation from it (never E[x²] - E[x]², which cancels badly).
 fn channel_stats(x: &[f32], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
-    (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let lanes = || (0..n).map(move |i| (i * c + ch) * s);
-            let count = (n * s) as f64;
-            let mut total = 0.0f64;
-            for start in lanes() {
-                total += x[start..start + s].iter().map(|&v| v as f64).sum::<f64>();
-            }
-            let mean = total / count;
-            let mut sq = 0.0f64;
-            for start in lanes() {
-                sq += x[start..start + s]
-                    .iter()
-                    .map(|&v| (v as f64 - mean).powi(2))
-                    .sum::<f64>();
-            }
-            (mean, sq / count)
-        })
+    let count = (n * s) as f64;
+    let mean: Vec<f64> = per_channel(x, x, c, s, |_, v, _| v)
+        .into_iter()
+        .map(|t| t / count)
+        .collect();
+    let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+    let sq = per_channel(x, x, c, s, |ch, v, _| (v - mean32[ch]) * (v - mean32[ch]));
+    mean.into_iter()
+        .zip(sq)
+        .map(|(m, q)| (m, q / count))
         .collect()
 }
 
@@ -192,21 +234,12 @@ pub(crate) fn batch_norm_backward(
     let (n, c, s) = layout("batch_norm backward", x.shape());
     let (xd, gd) = (x.data(), grad.data());
     let w = weight.map(|t| t.to_vec());
-    let lanes = |ch: usize| (0..n).map(move |i| (i * c + ch) * s);
-    let sums: Vec<(f64, f64)> = (0..c)
-        .into_par_iter()
-        .map(|ch| {
-            let (mu, inv) = (saved.mean[ch], saved.inv_std[ch]);
-            let (mut sum_g, mut sum_gx) = (0.0f64, 0.0f64);
-            for start in lanes(ch) {
-                for (&g, &x) in gd[start..start + s].iter().zip(&xd[start..start + s]) {
-                    sum_g += g as f64;
-                    sum_gx += (g * ((x - mu) * inv)) as f64;
-                }
-            }
-            (sum_g, sum_gx)
-        })
-        .collect();
+    let (mean, inv_std) = (&saved.mean, &saved.inv_std);
+    let sum_g = per_channel(&gd, &gd, c, s, |_, g, _| g);
+    let sum_gx = per_channel(&gd, &xd, c, s, |ch, g, x| {
+        g * ((x - mean[ch]) * inv_std[ch])
+    });
+    let sums: Vec<(f64, f64)> = sum_g.into_iter().zip(sum_gx).collect();
     let count = (n * s) as f32;
     let mut dx = vec![0.0; xd.len()];
     dx.par_chunks_mut(c * s)
