@@ -8,7 +8,9 @@
 use std::time::Instant;
 
 use kindling::nn::functional::cross_entropy;
-use kindling::nn::{BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential};
+use kindling::nn::{
+    BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
+};
 use kindling::prelude::*;
 
 fn model(bn: bool) -> Sequential {
@@ -17,11 +19,18 @@ fn model(bn: bool) -> Sequential {
     if bn {
         m.push(BatchNorm2d::new(32));
     }
-    m = m.add(ReLU::new()).add(MaxPool2d::new(2)).add(Conv2d::new(32, 64, 3).padding(1));
+    m = m
+        .add(ReLU::new())
+        .add(MaxPool2d::new(2))
+        .add(Conv2d::new(32, 64, 3).padding(1));
     if bn {
         m.push(BatchNorm2d::new(64));
     }
-    m = m.add(ReLU::new()).add(MaxPool2d::new(2)).add(Flatten::new()).add(Linear::new(3136, 128));
+    m = m
+        .add(ReLU::new())
+        .add(MaxPool2d::new(2))
+        .add(Flatten::new())
+        .add(Linear::new(3136, 128));
     if bn {
         m.push(BatchNorm1d::new(128));
     }
@@ -36,7 +45,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
@@ -50,15 +63,23 @@ fn main() {
             profile = true;
             continue;
         }
-        let value: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{flag} needs a number"));
+        let value: usize = args
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{flag} needs a number"));
         match flag.as_str() {
             "--steps" => steps = value,
             "--batch" => batch = value,
             "--threads" => kindling::set_num_threads(value).expect("set threads once"),
-            other => panic!("unknown flag {other}; use --steps N, --batch N, --threads N, --profile"),
+            other => {
+                panic!("unknown flag {other}; use --steps N, --batch N, --threads N, --profile")
+            }
         }
     }
-    println!("kindling bench_cnn: batch {batch}, {steps} timed steps after 5 warm-up, {} threads", kindling::num_threads());
+    println!(
+        "kindling bench_cnn: batch {batch}, {steps} timed steps after 5 warm-up, {} threads",
+        kindling::num_threads()
+    );
     manual_seed(1);
     let x = Tensor::randn(&[batch, 1, 28, 28]);
     let targets: Vec<usize> = (0..batch).map(|i| (i * 7) % 10).collect();
@@ -80,7 +101,11 @@ fn main() {
         }
         kindling::profile::enable(false);
         if profile {
-            println!("per-op time over {steps} training steps ({}):\n{}", if bn { "BN" } else { "no BN" }, kindling::profile::report());
+            println!(
+                "per-op time over {steps} training steps ({}):\n{}",
+                if bn { "BN" } else { "no BN" },
+                kindling::profile::report()
+            );
             kindling::profile::reset();
         }
         net.eval();

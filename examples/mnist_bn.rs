@@ -18,7 +18,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kindling::checkpoint::{self, TrainingCheckpoint};
 use kindling::data::{DataLoader, Mnist, MnistSplit};
 use kindling::nn::functional::cross_entropy;
-use kindling::nn::{BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential};
+use kindling::nn::{
+    BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
+};
 use kindling::prelude::*;
 use serde::Serialize;
 
@@ -73,9 +75,13 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value (see --help)"));
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or(format!("{name} needs a value (see --help)"))
+        };
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse().map_err(|_| format!("{flag}: '{v}' is not a valid number"))
+            v.parse()
+                .map_err(|_| format!("{flag}: '{v}' is not a valid number"))
         }
         match flag.as_str() {
             "--epochs" => args.epochs = num(&flag, value(&flag)?)?,
@@ -97,10 +103,16 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     if !["sgd", "adam"].contains(&args.optimizer.as_str()) {
-        return Err(format!("--optimizer must be sgd or adam, not '{}'", args.optimizer));
+        return Err(format!(
+            "--optimizer must be sgd or adam, not '{}'",
+            args.optimizer
+        ));
     }
     if args.batch_size < 2 {
-        return Err("--batch-size must be at least 2: BatchNorm needs more than one sample per channel".into());
+        return Err(
+            "--batch-size must be at least 2: BatchNorm needs more than one sample per channel"
+                .into(),
+        );
     }
     Ok(args)
 }
@@ -113,11 +125,18 @@ fn build_model(bn: bool, seed: u64) -> Sequential {
     if bn {
         m.push(BatchNorm2d::new(32));
     }
-    m = m.add(ReLU::new()).add(MaxPool2d::new(2)).add(Conv2d::new(32, 64, 3).padding(1));
+    m = m
+        .add(ReLU::new())
+        .add(MaxPool2d::new(2))
+        .add(Conv2d::new(32, 64, 3).padding(1));
     if bn {
         m.push(BatchNorm2d::new(64));
     }
-    m = m.add(ReLU::new()).add(MaxPool2d::new(2)).add(Flatten::new()).add(Linear::new(64 * 7 * 7, 128));
+    m = m
+        .add(ReLU::new())
+        .add(MaxPool2d::new(2))
+        .add(Flatten::new())
+        .add(Linear::new(64 * 7 * 7, 128));
     if bn {
         m.push(BatchNorm1d::new(128));
     }
@@ -139,7 +158,11 @@ fn evaluate(model: &mut Sequential, test: &MnistSplit) -> f32 {
             .epoch(0)
             .map(|batch| {
                 let logits = model.forward(&batch.images);
-                argmax_rows(&logits).iter().zip(&batch.labels).filter(|(p, t)| p == t).count()
+                argmax_rows(&logits)
+                    .iter()
+                    .zip(&batch.labels)
+                    .filter(|(p, t)| p == t)
+                    .count()
             })
             .sum()
     });
@@ -152,7 +175,11 @@ fn argmax_rows(logits: &Tensor) -> Vec<usize> {
     logits
         .to_vec()
         .chunks(classes)
-        .map(|row| row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best }))
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+        })
         .collect()
 }
 
@@ -170,7 +197,7 @@ struct EpochStats {
 struct RunResult {
     epochs: Vec<EpochStats>,
     ms_per_step: f32,
-    /// (global step, loss, running accuracy) every `LOG_EVERY` steps.
+    /// (global step, mean loss over the last `LOG_EVERY` steps, running accuracy).
     #[serde(skip)]
     log: Vec<(usize, f32, f32)>,
     diverged: bool,
@@ -179,10 +206,19 @@ struct RunResult {
 const LOG_EVERY: usize = 10;
 
 /// Trains one variant for `args.epochs` epochs (or resumes it), evaluating after each.
-fn train_variant(name: &str, bn: bool, lr: f32, args: &Args, data: &Mnist, show: bool) -> Result<RunResult, String> {
+fn train_variant(
+    name: &str,
+    bn: bool,
+    lr: f32,
+    args: &Args,
+    data: &Mnist,
+    show: bool,
+) -> Result<RunResult, String> {
     let mut model = build_model(bn, args.seed);
     let mut opt = build_optimizer(args, lr, model.parameters());
-    let loader = DataLoader::new(&data.train, args.batch_size).shuffle(args.seed).drop_last(true);
+    let loader = DataLoader::new(&data.train, args.batch_size)
+        .shuffle(args.seed)
+        .drop_last(true);
     let per_epoch = args.limit.map_or(loader.len(), |l| l.min(loader.len()));
     let mut result = RunResult::default();
     let (mut first_epoch, mut step) = (0, 0);
@@ -190,18 +226,26 @@ fn train_variant(name: &str, bn: bool, lr: f32, args: &Args, data: &Mnist, show:
     if let Some(dir) = &args.resume {
         let path = dir.join(format!("{name}.ckpt"));
         let ckpt = checkpoint::load_training(&path).map_err(|e| e.to_string())?;
-        ckpt.restore(&mut model, opt.as_mut()).map_err(|e| e.to_string())?;
+        ckpt.restore(&mut model, opt.as_mut())
+            .map_err(|e| e.to_string())?;
         first_epoch = ckpt.epoch as usize;
         step = ckpt.step as usize;
         if let Some(history) = ckpt.extra.get("history") {
             result.epochs = serde_json::from_str(history).unwrap_or_default();
         }
-        println!("{name}: resumed from {} at epoch {first_epoch}, step {step}", path.display());
+        println!(
+            "{name}: resumed from {} at epoch {first_epoch}, step {step}",
+            path.display()
+        );
     }
 
     let mut step_times = Vec::new();
     for epoch in first_epoch..args.epochs {
-        let bar = if show { ProgressBar::new(per_epoch as u64) } else { ProgressBar::hidden() };
+        let bar = if show {
+            ProgressBar::new(per_epoch as u64)
+        } else {
+            ProgressBar::hidden()
+        };
         bar.set_style(
             ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos:>4}/{len} {msg}")
                 .expect("a valid template")
@@ -210,6 +254,7 @@ fn train_variant(name: &str, bn: bool, lr: f32, args: &Args, data: &Mnist, show:
         bar.set_prefix(format!("{name} ep {}", epoch + 1));
         let started = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut window = 0.0f32;
         for batch in loader.epoch(epoch).take(per_epoch) {
             let t0 = Instant::now();
             let logits = model.forward(&batch.images);
@@ -225,14 +270,23 @@ fn train_variant(name: &str, bn: bool, lr: f32, args: &Args, data: &Mnist, show:
                 result.diverged = true;
             }
             loss_sum += l as f64;
-            correct += argmax_rows(&logits).iter().zip(&batch.labels).filter(|(p, t)| p == t).count();
+            window += l;
+            correct += argmax_rows(&logits)
+                .iter()
+                .zip(&batch.labels)
+                .filter(|(p, t)| p == t)
+                .count();
             seen += batch.labels.len();
             let acc = correct as f32 / seen as f32;
             if step % LOG_EVERY == 0 {
-                result.log.push((step, l, acc));
+                result.log.push((step, window / LOG_EVERY as f32, acc));
+                window = 0.0;
             }
             let rate = seen as f32 / started.elapsed().as_secs_f32();
-            bar.set_message(format!("loss {l:.4}  acc {:.2}%  {rate:.0} img/s", acc * 100.0));
+            bar.set_message(format!(
+                "loss {l:.4}  acc {:.2}%  {rate:.0} img/s",
+                acc * 100.0
+            ));
             bar.inc(1);
         }
         bar.finish_and_clear();
@@ -247,11 +301,20 @@ fn train_variant(name: &str, bn: bool, lr: f32, args: &Args, data: &Mnist, show:
                 test_accuracy * 100.0
             );
         }
-        result.epochs.push(EpochStats { epoch: epoch + 1, train_loss, test_accuracy, seconds });
+        result.epochs.push(EpochStats {
+            epoch: epoch + 1,
+            train_loss,
+            test_accuracy,
+            seconds,
+        });
 
         if show {
-            let mut ckpt = TrainingCheckpoint::capture(&model, opt.as_ref(), epoch as u64 + 1, step as u64);
-            ckpt.extra.insert("history".into(), serde_json::to_string(&result.epochs).unwrap_or_default());
+            let mut ckpt =
+                TrainingCheckpoint::capture(&model, opt.as_ref(), epoch as u64 + 1, step as u64);
+            ckpt.extra.insert(
+                "history".into(),
+                serde_json::to_string(&result.epochs).unwrap_or_default(),
+            );
             ckpt.extra.insert("variant".into(), name.into());
             let path = args.out.join(format!("{name}.ckpt"));
             checkpoint::save_training(&ckpt, &path).map_err(|e| e.to_string())?;
@@ -297,7 +360,8 @@ fn run(args: &Args) -> Result<(), String> {
         t0.elapsed().as_secs_f32(),
         kindling::num_threads()
     );
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     if args.lr_sweep {
         return lr_sweep(args, &data);
     }
@@ -307,7 +371,9 @@ fn run(args: &Args) -> Result<(), String> {
         args.optimizer,
         args.lr,
         args.batch_size,
-        args.limit.map_or(String::new(), |l| format!(", at most {l} batches per epoch"))
+        args.limit.map_or(String::new(), |l| format!(
+            ", at most {l} batches per epoch"
+        ))
     );
     let bn = train_variant("bn", true, args.lr, args, &data, true)?;
     let no_bn = train_variant("no_bn", false, args.lr, args, &data, true)?;
@@ -336,7 +402,11 @@ fn table(bn: &RunResult, no_bn: &RunResult) -> String {
             b.seconds
         );
     }
-    let _ = write!(s, "median time per training step: {:.1} ms with BN, {:.1} ms without", bn.ms_per_step, no_bn.ms_per_step);
+    let _ = write!(
+        s,
+        "median time per training step: {:.1} ms with BN, {:.1} ms without",
+        bn.ms_per_step, no_bn.ms_per_step
+    );
     s
 }
 
@@ -345,15 +415,30 @@ fn conclusion(bn: &RunResult, no_bn: &RunResult) -> String {
     let (Some(a), Some(b)) = (bn.epochs.last(), no_bn.epochs.last()) else {
         return "No epoch finished, so there is nothing to compare.".into();
     };
-    let (Some(a1), Some(b1)) = (bn.epochs.first(), no_bn.epochs.first()) else { unreachable!() };
+    let (Some(a1), Some(b1)) = (bn.epochs.first(), no_bn.epochs.first()) else {
+        unreachable!()
+    };
     let mut s = String::from("What this run shows:\n");
     let gap = (a.test_accuracy - b.test_accuracy) * 100.0;
     let verdict = if gap > 0.05 {
-        format!("BatchNorm ends {gap:.2} points ahead in test accuracy ({:.2}% against {:.2}%).", a.test_accuracy * 100.0, b.test_accuracy * 100.0)
+        format!(
+            "BatchNorm ends {gap:.2} points ahead in test accuracy ({:.2}% against {:.2}%).",
+            a.test_accuracy * 100.0,
+            b.test_accuracy * 100.0
+        )
     } else if gap < -0.05 {
-        format!("Here the model without BatchNorm ends {:.2} points ahead ({:.2}% against {:.2}%).", -gap, b.test_accuracy * 100.0, a.test_accuracy * 100.0)
+        format!(
+            "Here the model without BatchNorm ends {:.2} points ahead ({:.2}% against {:.2}%).",
+            -gap,
+            b.test_accuracy * 100.0,
+            a.test_accuracy * 100.0
+        )
     } else {
-        format!("Both end at about the same test accuracy ({:.2}% and {:.2}%).", a.test_accuracy * 100.0, b.test_accuracy * 100.0)
+        format!(
+            "Both end at about the same test accuracy ({:.2}% and {:.2}%).",
+            a.test_accuracy * 100.0,
+            b.test_accuracy * 100.0
+        )
     };
     let _ = writeln!(s, "- {verdict}");
     let _ = writeln!(
@@ -361,21 +446,35 @@ fn conclusion(bn: &RunResult, no_bn: &RunResult) -> String {
         "- After the first epoch the training loss was {:.4} with BN and {:.4} without: {}",
         a1.train_loss,
         b1.train_loss,
-        if a1.train_loss < b1.train_loss { "BN learned faster from the start." } else { "BN did not learn faster here." }
+        if a1.train_loss < b1.train_loss {
+            "BN learned faster from the start."
+        } else {
+            "BN did not learn faster here."
+        }
     );
     let cost = bn.ms_per_step / no_bn.ms_per_step.max(1e-6);
-    let _ = writeln!(s, "- A BN step cost {:.2}x a plain step ({:.1} ms against {:.1} ms).", cost, bn.ms_per_step, no_bn.ms_per_step);
+    let _ = writeln!(
+        s,
+        "- A BN step cost {:.2}x a plain step ({:.1} ms against {:.1} ms).",
+        cost, bn.ms_per_step, no_bn.ms_per_step
+    );
     if no_bn.diverged && !bn.diverged {
-        let _ = writeln!(s, "- Without BN the loss diverged (became NaN or infinite); with BN it did not.");
+        let _ = writeln!(
+            s,
+            "- Without BN the loss diverged (became NaN or infinite); with BN it did not."
+        );
     }
-    let _ = write!(s, "- Try `--lr-sweep` to see what happens at larger learning rates.");
+    let _ = write!(
+        s,
+        "- Try `--lr-sweep` to see what happens at larger learning rates."
+    );
     s
 }
 
 fn write_outputs(args: &Args, bn: &RunResult, no_bn: &RunResult) -> Result<(), String> {
     let out = &args.out;
     let io = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
-    let mut csv = String::from("variant,step,loss,running_accuracy\n");
+    let mut csv = String::from("variant,step,mean_loss_last_10_steps,running_accuracy\n");
     for (name, r) in [("bn", bn), ("no_bn", no_bn)] {
         for (step, loss, acc) in &r.log {
             let _ = writeln!(csv, "{name},{step},{loss},{acc}");
@@ -391,7 +490,8 @@ fn write_outputs(args: &Args, bn: &RunResult, no_bn: &RunResult) -> Result<(), S
         "no_bn": summary_of(no_bn),
     });
     let path = out.join("summary.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&summary).unwrap()).map_err(|e| io(&path, e))?;
+    std::fs::write(&path, serde_json::to_string_pretty(&summary).unwrap())
+        .map_err(|e| io(&path, e))?;
 
     let path = out.join("curves.svg");
     plot::curves(&path, bn, no_bn).map_err(|e| format!("cannot draw {}: {e}", path.display()))?;
@@ -415,8 +515,16 @@ fn summary_of(r: &RunResult) -> serde_json::Value {
 fn lr_sweep(args: &Args, data: &Mnist) -> Result<(), String> {
     let steps = args.limit.unwrap_or(300);
     let rates = [0.01f32, 0.1, 0.3];
-    println!("Learning-rate sweep: {steps} steps of {} per run, batch {}\n", args.optimizer, args.batch_size);
-    let sweep_args = Args { epochs: 1, limit: Some(steps), resume: None, ..args.clone() };
+    println!(
+        "Learning-rate sweep: {steps} steps of {} per run, batch {}\n",
+        args.optimizer, args.batch_size
+    );
+    let sweep_args = Args {
+        epochs: 1,
+        limit: Some(steps),
+        resume: None,
+        ..args.clone()
+    };
     let mut rows = Vec::new();
     for &lr in &rates {
         for (name, bn) in [("bn", true), ("no_bn", false)] {
@@ -426,13 +534,22 @@ fn lr_sweep(args: &Args, data: &Mnist) -> Result<(), String> {
             let r = train_variant(name, bn, lr, &sweep_args, data, false)?;
             bar.finish_and_clear();
             let e = r.epochs.last().cloned().ok_or("no epoch ran")?;
-            println!("lr {lr:<5} {name:<6} final train loss {:>8.4}  test accuracy {:>6.2}%", e.train_loss, e.test_accuracy * 100.0);
+            println!(
+                "lr {lr:<5} {name:<6} final train loss {:>8.4}  test accuracy {:>6.2}%",
+                e.train_loss,
+                e.test_accuracy * 100.0
+            );
             rows.push((lr, name, e.train_loss, e.test_accuracy, r.diverged));
         }
     }
     println!("\n| lr | test acc (BN) | test acc (no BN) |\n|---:|---:|---:|");
     for pair in rows.chunks(2) {
-        println!("| {} | {:.2}% | {:.2}% |", pair[0].0, pair[0].3 * 100.0, pair[1].3 * 100.0);
+        println!(
+            "| {} | {:.2}% | {:.2}% |",
+            pair[0].0,
+            pair[0].3 * 100.0,
+            pair[1].3 * 100.0
+        );
     }
     let high = rows.iter().filter(|r| r.0 == 0.3).collect::<Vec<_>>();
     if let [bn, no_bn] = high[..] {
@@ -463,31 +580,67 @@ mod plot {
     use plotters::prelude::*;
     use std::path::Path;
 
-    pub fn curves(path: &Path, bn: &RunResult, no_bn: &RunResult) -> Result<(), Box<dyn std::error::Error>> {
+    pub fn curves(
+        path: &Path,
+        bn: &RunResult,
+        no_bn: &RunResult,
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let root = SVGBackend::new(path, (1100, 440)).into_drawing_area();
         root.fill(&WHITE)?;
         let (left, right) = root.split_horizontally(560);
-        let colors = [("with BatchNorm", bn, BLUE), ("without BatchNorm", no_bn, RED)];
+        let colors = [
+            ("with BatchNorm", bn, BLUE),
+            ("without BatchNorm", no_bn, RED),
+        ];
 
-        let max_step = bn.log.iter().chain(&no_bn.log).map(|l| l.0).max().unwrap_or(1) as f32;
-        let max_loss = bn.log.iter().chain(&no_bn.log).map(|l| l.1).filter(|l| l.is_finite()).fold(0.5f32, f32::max).min(3.0);
+        let max_step = bn
+            .log
+            .iter()
+            .chain(&no_bn.log)
+            .map(|l| l.0)
+            .max()
+            .unwrap_or(1) as f32;
+        let max_loss = bn
+            .log
+            .iter()
+            .chain(&no_bn.log)
+            .map(|l| l.1)
+            .filter(|l| l.is_finite())
+            .fold(0.5f32, f32::max)
+            .min(3.0);
         let mut chart = ChartBuilder::on(&left)
             .caption("training loss", ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(48)
             .build_cartesian_2d(0f32..max_step, 0f32..max_loss)?;
-        chart.configure_mesh().x_desc("step").y_desc("loss").draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc("mean loss over 10 steps")
+            .draw()?;
         for (label, r, color) in &colors {
             chart
-                .draw_series(LineSeries::new(r.log.iter().map(|&(s, l, _)| (s as f32, l.min(max_loss))), color))?
+                .draw_series(LineSeries::new(
+                    r.log.iter().map(|&(s, l, _)| (s as f32, l.min(max_loss))),
+                    color,
+                ))?
                 .label(*label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
         }
-        chart.configure_series_labels().border_style(BLACK).background_style(WHITE).draw()?;
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE)
+            .draw()?;
 
         let epochs = bn.epochs.len().max(no_bn.epochs.len()).max(1) as f32;
-        let min_acc = bn.epochs.iter().chain(&no_bn.epochs).map(|e| e.test_accuracy * 100.0).fold(100.0f32, f32::min);
+        let min_acc = bn
+            .epochs
+            .iter()
+            .chain(&no_bn.epochs)
+            .map(|e| e.test_accuracy * 100.0)
+            .fold(100.0f32, f32::min);
         let floor = (min_acc - 1.0).clamp(0.0, 98.0).floor();
         let mut chart = ChartBuilder::on(&right)
             .caption("test accuracy after each epoch", ("sans-serif", 20))
@@ -495,16 +648,41 @@ mod plot {
             .x_label_area_size(36)
             .y_label_area_size(48)
             .build_cartesian_2d(0.5f32..epochs + 0.5, floor..100f32)?;
-        chart.configure_mesh().x_desc("epoch").y_desc("accuracy (%)").draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("accuracy (%)")
+            .x_labels(epochs as usize + 2)
+            .x_label_formatter(&|x| {
+                if x.fract().abs() < 1e-3 {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
+            .draw()?;
         for (label, r, color) in &colors {
-            let points: Vec<(f32, f32)> = r.epochs.iter().map(|e| (e.epoch as f32, e.test_accuracy * 100.0)).collect();
+            let points: Vec<(f32, f32)> = r
+                .epochs
+                .iter()
+                .map(|e| (e.epoch as f32, e.test_accuracy * 100.0))
+                .collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), color))?
                 .label(*label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
-            chart.draw_series(points.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
+            chart.draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, color.filled())),
+            )?;
         }
-        chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).border_style(BLACK).background_style(WHITE).draw()?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .border_style(BLACK)
+            .background_style(WHITE)
+            .draw()?;
         root.present()?;
         Ok(())
     }

@@ -93,7 +93,7 @@ fn mnist_bn_smoke_run_writes_every_output_and_resumes() {
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     assert_eq!(
         csv.lines().next(),
-        Some("variant,step,loss,running_accuracy")
+        Some("variant,step,mean_loss_last_10_steps,running_accuracy")
     );
     assert_eq!(
         csv.lines().filter(|l| l.starts_with("bn,")).count(),
