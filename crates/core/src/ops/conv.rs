@@ -254,22 +254,6 @@ pub(crate) fn conv2d_backward(
     let (n, o, ohw, k) = (x.shape()[0], w.shape()[0], g.col_cols(), g.col_rows());
     let gd = grad.data();
 
-    // db[o] = Σ over images and pixels of dOut[n, o, :]
-    let gb = has_bias.then(|| {
-        let sums: Vec<f32> = (0..o)
-            .into_par_iter()
-            .map(|oc| {
-                let mut total = 0.0f64;
-                for img in 0..n {
-                    let row = &gd[(img * o + oc) * ohw..(img * o + oc + 1) * ohw];
-                    total += row.iter().map(|&v| v as f64).sum::<f64>();
-                }
-                total as f32
-            })
-            .collect();
-        Tensor::constant(sums, vec![o])
-    });
-
     // One pass per block of images computes both products while dOut_n is in cache:
     //   dW += dOut_n · col_nᵀ   (col_n rebuilt by im2col),
     //   dx_n = col2im(Wᵀ · dOut_n).
@@ -279,11 +263,18 @@ pub(crate) fn conv2d_backward(
     let per_block = n.div_ceil(blocks);
     let threads = gemm_threads(n);
     let (xd, wd) = (x.data(), w.data());
+    // Each block returns its dW partial sum followed by its db partial sum (Σ of each
+    // output channel's gradient over its pixels), also taken while dOut_n is in cache.
     let run_block = |blk: usize, mut dx: Option<&mut [f32]>| -> Vec<f32> {
-        let mut acc = vec![0.0; o * k];
+        let mut acc = vec![0.0; o * k + o];
         let mut col = vec![0.0; g.col_len()];
         for (local, img) in (blk * per_block..((blk + 1) * per_block).min(n)).enumerate() {
             let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
+            if has_bias {
+                for (db, row) in acc[o * k..].iter_mut().zip(dout.chunks(ohw)) {
+                    *db += row.iter().sum::<f32>();
+                }
+            }
             im2col(
                 &g,
                 &xd[img * g.image_len()..(img + 1) * g.image_len()],
@@ -295,7 +286,7 @@ pub(crate) fn conv2d_backward(
                 ohw,
                 Mat::rows(dout, ohw),
                 Mat::transposed(&col, ohw),
-                &mut acc,
+                &mut acc[..o * k],
                 true,
                 threads,
             );
@@ -336,6 +327,8 @@ pub(crate) fn conv2d_backward(
     for p in &partials[1..] {
         gw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
     }
+    let db = gw.split_off(o * k);
+    let gb = has_bias.then(|| Tensor::constant(db, vec![o]));
     let gx = gx.map(|gx| Tensor::constant(gx, x.shape().to_vec()));
     (gx, Tensor::constant(gw, w.shape().to_vec()), gb)
 }
