@@ -1,0 +1,495 @@
+//! kindling's native container: how a [`StateDict`] (plus, for a training checkpoint, an
+//! encoded training state) becomes bytes on disk, and how those bytes are checked and
+//! turned back into tensors.
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic: 89 4B 44 4C 0D 0A 1A 0A  ("\x89KDL\r\n\x1a\n")
+//!      8     4  format version, u32 little-endian (1)
+//!     12     4  kind, u32 LE: 1 = model weights (save), 2 = training checkpoint
+//!     16     8  metadata length M, u64 LE
+//!     24     8  payload length P, u64 LE
+//!     32    32  SHA-256 of every other byte of the file: bytes 0..32, then 64..end
+//!     64     M  metadata: JSON {kindling_version, kind, tensors: [{key, dtype, shape}],
+//!               tensor_bytes, state_encoding, state_bytes}
+//!   64+M     P  payload: each tensor's f32 values, little-endian, row-major, in key
+//!               order, back to back (tensor_bytes), then the training state (state_bytes)
+//! ```
+//!
+//! Decoding checks, in this order, and builds nothing until every check has passed: the
+//! magic, the version, that the file is exactly as long as the header says, the checksum,
+//! then the metadata (every length, shape and key) against the payload. Every length read
+//! from the file is compared with the file's real size before anything is allocated, with
+//! checked arithmetic, so a corrupt length can never make the loader allocate more than
+//! the file holds or panic on an overflow.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use kindling_core::Tensor;
+use kindling_nn::StateDict;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::sniff::sniff;
+use crate::CheckpointError;
+
+/// The first 8 bytes of every native checkpoint. As in PNG's signature, the non-ASCII
+/// first byte and the `\r\n`, `\x1a`, `\n` that follow make a text-mode transfer (which
+/// rewrites line endings) or a `type` on an old terminal detectable.
+///
+/// ```
+/// assert_eq!(&kindling_checkpoint::MAGIC[1..4], b"KDL");
+/// ```
+pub const MAGIC: [u8; 8] = *b"\x89KDL\r\n\x1a\n";
+
+/// The native format version this kindling writes, and the newest it reads. A file with a
+/// larger number is refused with [`CheckpointError::UnsupportedVersion`].
+///
+/// ```
+/// assert_eq!(kindling_checkpoint::FORMAT_VERSION, 1);
+/// ```
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The size of the fixed header, in bytes: magic, version, kind, two lengths, checksum.
+///
+/// ```
+/// assert_eq!(kindling_checkpoint::HEADER_LEN, 64);
+/// ```
+pub const HEADER_LEN: usize = 64;
+
+/// The only dtype the native format holds: kindling's tensors are all `f32`.
+const DTYPE_F32: &str = "F32";
+/// How the training state after the tensors is encoded.
+pub(crate) const STATE_ENCODING: &str = "postcard";
+
+/// What a native file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A model's state dict, from [`crate::save`].
+    Model,
+    /// A [`crate::TrainingCheckpoint`], from [`crate::save_training`].
+    Training,
+}
+
+impl Kind {
+    fn code(self) -> u32 {
+        match self {
+            Kind::Model => 1,
+            Kind::Training => 2,
+        }
+    }
+
+    fn from_code(code: u32) -> Option<Kind> {
+        match code {
+            1 => Some(Kind::Model),
+            2 => Some(Kind::Training),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Model => "model",
+            Kind::Training => "training",
+        }
+    }
+
+    /// For error messages: what a file of this kind holds.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Kind::Model => "model weights only (a file written by save)",
+            Kind::Training => "a training checkpoint (a file written by save_training)",
+        }
+    }
+}
+
+/// The JSON metadata block.
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    kindling_version: String,
+    kind: String,
+    tensors: Vec<TensorMeta>,
+    tensor_bytes: u64,
+    state_encoding: Option<String>,
+    state_bytes: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TensorMeta {
+    key: String,
+    dtype: String,
+    shape: Vec<u64>,
+}
+
+/// Feeds everything written through it to a SHA-256 hasher.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes a whole native file to `file` (a fresh temporary file), streaming the tensors
+/// so that saving never holds a second copy of the model in memory. The checksum is only
+/// known at the end, so its field is written as zeros first and filled in last.
+pub(crate) fn write(file: &mut File, kind: Kind, sd: &StateDict, state: &[u8]) -> io::Result<()> {
+    let mut tensors = Vec::with_capacity(sd.len());
+    let mut tensor_bytes: u64 = 0;
+    for (key, t) in sd.iter() {
+        tensors.push(TensorMeta {
+            key: key.to_string(),
+            dtype: DTYPE_F32.to_string(),
+            shape: t.shape().iter().map(|&d| d as u64).collect(),
+        });
+        tensor_bytes += t.numel() as u64 * 4;
+    }
+    let (state_encoding, state_bytes) = match kind {
+        Kind::Model => (None, 0),
+        Kind::Training => (Some(STATE_ENCODING.to_string()), state.len() as u64),
+    };
+    let meta = Meta {
+        kindling_version: crate::KINDLING_VERSION.to_string(),
+        kind: kind.name().to_string(),
+        tensors,
+        tensor_bytes,
+        state_encoding,
+        state_bytes,
+    };
+    let meta_bytes = serde_json::to_vec(&meta).map_err(io::Error::other)?;
+
+    let mut header = [0u8; HEADER_LEN];
+    header[0..8].copy_from_slice(&MAGIC);
+    header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&kind.code().to_le_bytes());
+    header[16..24].copy_from_slice(&(meta_bytes.len() as u64).to_le_bytes());
+    header[24..32].copy_from_slice(&(tensor_bytes + state_bytes).to_le_bytes());
+
+    let mut hasher = Sha256::new();
+    hasher.update(&header[..32]);
+    let mut out = BufWriter::with_capacity(1 << 20, &mut *file);
+    out.write_all(&header)?;
+    let mut out = Hashing { inner: out, hasher };
+    out.write_all(&meta_bytes)?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    for (_, t) in sd.iter() {
+        let data = t.data();
+        for chunk in data.chunks(16 * 1024) {
+            buf.clear();
+            for v in chunk {
+                buf.extend_from_slice(&v.to_le_bytes());
+            }
+            out.write_all(&buf)?;
+        }
+    }
+    if kind == Kind::Training {
+        out.write_all(state)?;
+    }
+    let Hashing { inner, hasher } = out;
+    let file = inner.into_inner().map_err(|e| e.into_error())?;
+    file.seek(SeekFrom::Start(32))?;
+    file.write_all(&hasher.finalize())?;
+    Ok(())
+}
+
+/// A decoded native file: its kind, its tensors and the (still encoded) training state.
+pub(crate) struct Decoded<'a> {
+    pub(crate) kind: Kind,
+    pub(crate) tensors: StateDict,
+    pub(crate) state: &'a [u8],
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(b)
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+/// SHA-256 of every byte except the checksum field itself (bytes 32..64).
+fn checksum(bytes: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(&bytes[..32]);
+    h.update(&bytes[HEADER_LEN..]);
+    h.finalize().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// See [`crate::fuzzing::fix_checksum`].
+pub(crate) fn fix_checksum(bytes: &mut [u8]) {
+    if bytes.len() >= HEADER_LEN {
+        let sum = checksum(bytes);
+        bytes[32..64].copy_from_slice(&sum);
+    }
+}
+
+/// Best effort, for the message about a file from the future: the kindling version in its
+/// metadata, if the metadata is where version 1 puts it and says so.
+fn peek_written_by(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Peek {
+        kindling_version: String,
+    }
+    let meta_len = usize::try_from(u64_at(bytes, 16)).ok()?;
+    let end = HEADER_LEN.checked_add(meta_len)?;
+    let meta = bytes.get(HEADER_LEN..end)?;
+    let peek: Peek = serde_json::from_slice(meta).ok()?;
+    // A version string is short; anything else is not worth quoting.
+    (peek.kindling_version.len() <= 32).then_some(peek.kindling_version)
+}
+
+/// The number of elements of `shape`, or `None` if it does not fit in `usize`. Zero-sized
+/// dims are skipped in the overflow check as well, so that no product of any subset of
+/// the dims (the strides that later code computes) can overflow either.
+pub(crate) fn checked_numel(shape: &[usize]) -> Option<usize> {
+    let mut nonzero: usize = 1;
+    let mut has_zero = false;
+    for &d in shape {
+        if d == 0 {
+            has_zero = true;
+        } else {
+            nonzero = nonzero.checked_mul(d)?;
+        }
+    }
+    Some(if has_zero { 0 } else { nonzero })
+}
+
+/// Checks `bytes` as a native file and decodes its tensors. `path` is for messages only.
+pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, CheckpointError> {
+    let len = bytes.len() as u64;
+    // 1. The magic. A short file that is a prefix of it was cut off, anything else is
+    //    another kind of file.
+    if bytes.len() < MAGIC.len() {
+        if bytes == &MAGIC[..bytes.len()] {
+            return Err(CheckpointError::truncated(path, HEADER_LEN as u64, len));
+        }
+        return Err(bad_magic(path, bytes));
+    }
+    if bytes[..MAGIC.len()] != MAGIC {
+        return Err(bad_magic(path, bytes));
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(CheckpointError::truncated(path, HEADER_LEN as u64, len));
+    }
+
+    // 2. The version, before anything whose layout a later version may change.
+    let version = u32_at(bytes, 8);
+    if version == 0 {
+        return Err(CheckpointError::corrupt(
+            path,
+            "the header gives format version 0, which does not exist",
+        ));
+    }
+    if version > FORMAT_VERSION {
+        return Err(CheckpointError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+            written_by: peek_written_by(bytes),
+        });
+    }
+
+    // 3. The lengths: the file must be exactly as long as the header says.
+    let meta_len = u64_at(bytes, 16);
+    let payload_len = u64_at(bytes, 24);
+    let Some(total) = (HEADER_LEN as u64)
+        .checked_add(meta_len)
+        .and_then(|n| n.checked_add(payload_len))
+    else {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!(
+                "the header's lengths (metadata {meta_len}, payload {payload_len} bytes) \
+                 overflow"
+            ),
+        ));
+    };
+    if total > len {
+        return Err(CheckpointError::truncated(path, total, len));
+    }
+    if total < len {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!(
+                "the header says the file ends at byte {total}, but {} more bytes follow",
+                len - total
+            ),
+        ));
+    }
+    // Both fit in the file, hence in usize.
+    let meta_len = meta_len as usize;
+    let payload_len = payload_len as usize;
+
+    // 4. The checksum: after it, every byte is as it was written.
+    let computed = checksum(bytes);
+    if computed[..] != bytes[32..64] {
+        return Err(CheckpointError::BadChecksum {
+            path: path.to_path_buf(),
+            stored: hex(&bytes[32..64]),
+            computed: hex(&computed),
+        });
+    }
+
+    // 5. The metadata, checked against the header and the payload.
+    let kind_code = u32_at(bytes, 12);
+    let Some(kind) = Kind::from_code(kind_code) else {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!("unknown kind code {kind_code} in the header (1 = model, 2 = training)"),
+        ));
+    };
+    let meta_bytes = &bytes[HEADER_LEN..HEADER_LEN + meta_len];
+    let payload = &bytes[HEADER_LEN + meta_len..];
+    let meta: Meta = serde_json::from_slice(meta_bytes)
+        .map_err(|e| CheckpointError::corrupt(path, format!("the metadata is not valid: {e}")))?;
+    if meta.kind != kind.name() {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!(
+                "the header says kind {:?} but the metadata says {:?}",
+                kind.name(),
+                meta.kind
+            ),
+        ));
+    }
+    match (kind, meta.state_encoding.as_deref()) {
+        (Kind::Model, None) if meta.state_bytes == 0 => {}
+        (Kind::Model, _) => {
+            return Err(CheckpointError::corrupt(
+                path,
+                "a model file with a training state",
+            ))
+        }
+        (Kind::Training, Some(STATE_ENCODING)) => {}
+        (Kind::Training, other) => {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!("unknown training state encoding {other:?} (expected \"postcard\")"),
+            ))
+        }
+    }
+
+    let mut seen = HashSet::with_capacity(meta.tensors.len());
+    let mut layout = Vec::with_capacity(meta.tensors.len());
+    let mut sum: u64 = 0;
+    for t in &meta.tensors {
+        if t.dtype != DTYPE_F32 {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!(
+                    "tensor {:?} has dtype {:?}; only F32 exists",
+                    t.key, t.dtype
+                ),
+            ));
+        }
+        if !seen.insert(t.key.as_str()) {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!("the key {:?} appears twice", t.key),
+            ));
+        }
+        let shape: Option<Vec<usize>> = t.shape.iter().map(|&d| usize::try_from(d).ok()).collect();
+        let numel = shape.as_deref().and_then(checked_numel);
+        let nbytes = numel.and_then(|n| n.checked_mul(4));
+        let (Some(shape), Some(numel), Some(nbytes)) = (shape, numel, nbytes) else {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!("tensor {:?} has an impossible shape {:?}", t.key, t.shape),
+            ));
+        };
+        sum = sum.checked_add(nbytes as u64).ok_or_else(|| {
+            CheckpointError::corrupt(path, "the tensors' sizes overflow when added up")
+        })?;
+        if sum > payload_len as u64 {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!(
+                    "the tensors up to {:?} need {sum} bytes but the payload has {payload_len}",
+                    t.key
+                ),
+            ));
+        }
+        layout.push((t.key.as_str(), shape, numel));
+    }
+    if sum != meta.tensor_bytes {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!(
+                "the tensors' shapes add up to {sum} bytes but the metadata says {}",
+                meta.tensor_bytes
+            ),
+        ));
+    }
+    if meta.tensor_bytes.checked_add(meta.state_bytes) != Some(payload_len as u64) {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!(
+                "the metadata's sizes (tensors {} + state {} bytes) do not match the header's \
+                 payload length {payload_len}",
+                meta.tensor_bytes, meta.state_bytes
+            ),
+        ));
+    }
+
+    // 6. Everything is consistent: build the tensors. Each allocation is for data that is
+    //    in the file, because the sizes were checked against the payload above.
+    let mut tensors = StateDict::new();
+    let mut at = 0usize;
+    for (key, shape, numel) in layout {
+        let raw = &payload[at..at + numel * 4];
+        let values: Vec<f32> = raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        tensors.insert(key, Tensor::from_vec(values, &shape));
+        at += numel * 4;
+    }
+    Ok(Decoded {
+        kind,
+        tensors,
+        state: &payload[at..],
+    })
+}
+
+fn bad_magic(path: &Path, bytes: &[u8]) -> CheckpointError {
+    CheckpointError::BadMagic {
+        path: path.to_path_buf(),
+        expected: "a kindling checkpoint",
+        looks_like: sniff(bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_numel;
+
+    #[test]
+    fn numel_is_checked() {
+        assert_eq!(checked_numel(&[]), Some(1));
+        assert_eq!(checked_numel(&[2, 3]), Some(6));
+        assert_eq!(checked_numel(&[0, 5]), Some(0));
+        assert_eq!(checked_numel(&[usize::MAX, 2]), None);
+        // A zero does not excuse an overflow elsewhere: strides would still overflow.
+        assert_eq!(checked_numel(&[usize::MAX, 2, 0]), None);
+    }
+}

@@ -1,0 +1,350 @@
+//! safetensors export and import, for exchanging weights with PyTorch (and the wider
+//! Hugging Face ecosystem): `safetensors.torch.load_file(path)` gives a dict that
+//! `model.load_state_dict` takes, for the same architecture, and back.
+//!
+//! A safetensors file is an 8-byte little-endian header length, a JSON header mapping
+//! each key to its dtype, shape and byte range, then the raw little-endian data. kindling
+//! already uses PyTorch's key names (`"0.weight"`, `"1.running_mean"`) and row-major
+//! layouts, so the tensors go across unchanged, with one exception: PyTorch keeps
+//! BatchNorm's `num_batches_tracked` as an int64, kindling as an f32, so that key is
+//! written as I64 and read back from F32, F64 or I64.
+//!
+//! Reading guards the crate: the header length and every byte range are checked against
+//! the file's real size, with checked arithmetic, before the `safetensors` crate parses
+//! the file, so no crafted header can make it overflow, index out of bounds or allocate.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+
+use kindling_core::Tensor;
+use kindling_nn::{Module, StateDict};
+use safetensors::tensor::{Dtype, SafeTensors, View};
+use serde::Deserialize;
+
+use crate::atomic::{read_file, write_atomic};
+use crate::format::{checked_numel, MAGIC};
+use crate::native::load_checked;
+use crate::sniff::sniff;
+use crate::CheckpointError;
+
+/// The safetensors crate refuses headers over 100 MB; so does the guard, with a message.
+const MAX_HEADER: u64 = 100_000_000;
+/// Metadata key holding kindling's key order, so that a round trip keeps the order of the
+/// state dict (safetensors itself stores tensors sorted by dtype and name).
+const ORDER_KEY: &str = "kindling_key_order";
+
+/// PyTorch keeps this buffer as int64.
+fn is_int64_key(key: &str) -> bool {
+    key == "num_batches_tracked" || key.ends_with(".num_batches_tracked")
+}
+
+/// One tensor, already converted to its bytes on disk.
+struct Entry {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &Entry {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Saves a state dict as a safetensors file, atomically, with PyTorch's dtypes: F32 for
+/// everything except `num_batches_tracked`, which is I64. In Python,
+/// `model.load_state_dict(safetensors.torch.load_file(path))` then loads it.
+///
+/// # Errors
+/// [`CheckpointError::Io`] when the file cannot be written.
+///
+/// ```
+/// use kindling_checkpoint::{load_safetensors, save_safetensors};
+/// use kindling_nn::{BatchNorm1d, Module};
+/// let path = std::env::temp_dir().join(format!("kindling-doc-sst-{}.safetensors", std::process::id()));
+/// let bn = BatchNorm1d::new(3);
+/// save_safetensors(&bn.state_dict(), &path).unwrap();
+/// let back = load_safetensors(&path).unwrap();
+/// assert_eq!(back.keys(), bn.state_dict().keys());
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub fn save_safetensors(sd: &StateDict, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
+    let entries: Vec<(String, Entry)> = sd
+        .iter()
+        .map(|(key, t)| {
+            let data = t.data();
+            let (dtype, bytes) = if is_int64_key(key) {
+                // A count stored as f32 is an exact integer below 2^24; round anyway.
+                let bytes = data
+                    .iter()
+                    .flat_map(|v| (v.round() as i64).to_le_bytes())
+                    .collect();
+                (Dtype::I64, bytes)
+            } else {
+                (
+                    Dtype::F32,
+                    data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                )
+            };
+            let entry = Entry {
+                dtype,
+                shape: t.shape().to_vec(),
+                bytes,
+            };
+            (key.to_string(), entry)
+        })
+        .collect();
+    let order: Vec<&str> = sd.iter().map(|(k, _)| k).collect();
+    let metadata = HashMap::from([
+        // What `safetensors.torch.save_file` writes; Hugging Face loaders check it.
+        ("format".to_string(), "pt".to_string()),
+        (
+            "kindling_version".to_string(),
+            crate::KINDLING_VERSION.to_string(),
+        ),
+        (
+            ORDER_KEY.to_string(),
+            serde_json::to_string(&order).unwrap_or_default(),
+        ),
+    ]);
+    let bytes = safetensors::tensor::serialize(
+        entries.iter().map(|(k, e)| (k.as_str(), e)),
+        Some(metadata),
+    )
+    .map_err(|e| CheckpointError::io(path, "encode", std::io::Error::other(e)))?;
+    write_atomic(path, |file| file.write_all(&bytes))
+}
+
+/// Loads a safetensors file (from [`save_safetensors`] or from PyTorch's
+/// `safetensors.torch.save_file`) as a state dict. F32 tensors are taken as they are; F64
+/// and I64 ones (PyTorch's `num_batches_tracked`) are converted to f32. The key order is
+/// kindling's if kindling wrote the file, else the file's.
+///
+/// # Errors
+/// [`CheckpointError::Io`]; [`Truncated`](CheckpointError::Truncated) when the header
+/// or a tensor reaches past the end of the file; [`BadMagic`](CheckpointError::BadMagic)
+/// when the file is not safetensors at all; [`Corrupt`](CheckpointError::Corrupt) when
+/// its header is malformed; [`UnsupportedDtype`](CheckpointError::UnsupportedDtype) for
+/// any other dtype (BF16, F16, integer types, ...). Never a panic.
+///
+/// ```
+/// use kindling_checkpoint::{load_safetensors, CheckpointError};
+/// let path = std::env::temp_dir().join(format!("kindling-doc-lst-{}.safetensors", std::process::id()));
+/// // An 8-byte header length, the JSON header, then the data: one BF16 value.
+/// let header = br#"{"x":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}"#;
+/// let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+/// bytes.extend_from_slice(header);
+/// bytes.extend_from_slice(&[0, 0]);
+/// std::fs::write(&path, &bytes).unwrap();
+/// let err = load_safetensors(&path).unwrap_err();
+/// assert!(matches!(err, CheckpointError::UnsupportedDtype { .. }));
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub fn load_safetensors(path: impl AsRef<Path>) -> Result<StateDict, CheckpointError> {
+    let path = path.as_ref();
+    let bytes = read_file(path)?;
+    decode(&bytes, path)
+}
+
+/// Loads a safetensors file into `module`, strictly, as [`load_into`](crate::load_into)
+/// does for native files; the module is unchanged on any error.
+///
+/// # Errors
+/// Everything [`load_safetensors`] returns, and [`CheckpointError::Mismatch`] listing
+/// missing, unexpected and shape-mismatched keys.
+///
+/// ```
+/// use kindling_checkpoint::{load_safetensors_into, save_safetensors};
+/// use kindling_nn::{Linear, Module};
+/// let path = std::env::temp_dir().join(format!("kindling-doc-lsti-{}.safetensors", std::process::id()));
+/// let a = Linear::new(2, 2);
+/// save_safetensors(&a.state_dict(), &path).unwrap();
+/// let mut b = Linear::new(2, 2);
+/// load_safetensors_into(&mut b, &path).unwrap();
+/// assert_eq!(a.weight().to_vec(), b.weight().to_vec());
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub fn load_safetensors_into(
+    module: &mut dyn Module,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
+    let sd = load_safetensors(path)?;
+    load_checked(module, &sd, Some(path))
+}
+
+/// The part of a tensor's header entry the guard needs.
+#[derive(Deserialize)]
+struct RawInfo {
+    data_offsets: (u64, u64),
+}
+
+/// Checks the header length and every byte range against the real file size, so that the
+/// crate's own arithmetic cannot overflow on a crafted header.
+fn guard(bytes: &[u8], path: &Path) -> Result<(), CheckpointError> {
+    let len = bytes.len() as u64;
+    if bytes.starts_with(&MAGIC) {
+        return Err(CheckpointError::BadMagic {
+            path: path.to_path_buf(),
+            expected: "a safetensors file",
+            looks_like: Some("a kindling native checkpoint: load it with load"),
+        });
+    }
+    if bytes.len() < 8 {
+        return Err(CheckpointError::truncated(path, 8, len));
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&bytes[..8]);
+    let n = u64::from_le_bytes(n);
+    if bytes.len() > 8 && bytes[8] != b'{' {
+        return Err(CheckpointError::BadMagic {
+            path: path.to_path_buf(),
+            expected: "a safetensors file",
+            looks_like: sniff(bytes),
+        });
+    }
+    if n > MAX_HEADER {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!("the header length {n} is over safetensors' limit of {MAX_HEADER} bytes"),
+        ));
+    }
+    let header_end = 8 + n; // n <= 1e8: no overflow
+    if header_end > len {
+        return Err(CheckpointError::truncated(path, header_end, len));
+    }
+    let header: HashMap<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..header_end as usize]).map_err(|e| {
+            CheckpointError::corrupt(path, format!("the safetensors header is not valid: {e}"))
+        })?;
+    let mut end: u64 = 0;
+    for (key, value) in header {
+        if key == "__metadata__" {
+            continue;
+        }
+        let info: RawInfo = serde_json::from_value(value).map_err(|e| {
+            CheckpointError::corrupt(
+                path,
+                format!("the header entry for {key:?} is not valid: {e}"),
+            )
+        })?;
+        let (start, stop) = info.data_offsets;
+        if start > stop {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!(
+                    "tensor {key:?} has byte range [{start}, {stop}), which ends before it starts"
+                ),
+            ));
+        }
+        end = end.max(stop);
+    }
+    let needed = header_end
+        .checked_add(end)
+        .ok_or_else(|| CheckpointError::corrupt(path, "the tensors' byte ranges overflow"))?;
+    if needed > len {
+        return Err(CheckpointError::truncated(path, needed, len));
+    }
+    Ok(())
+}
+
+/// Decodes the bytes of a safetensors file; `path` is for messages.
+pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<StateDict, CheckpointError> {
+    guard(bytes, path)?;
+    let invalid = |e: safetensors::SafeTensorError| {
+        CheckpointError::corrupt(path, format!("not a valid safetensors file: {e}"))
+    };
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(invalid)?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(invalid)?;
+
+    let mut order = metadata.offset_keys();
+    if let Some(saved) = metadata
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(ORDER_KEY))
+        .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok())
+    {
+        // Only a permutation of the file's keys is taken; the metadata is advisory.
+        let ours: HashSet<&String> = order.iter().collect();
+        let theirs: HashSet<&String> = saved.iter().collect();
+        if saved.len() == order.len() && ours == theirs {
+            order = saved;
+        }
+    }
+
+    // Check every dtype before converting anything, so that an error leaves nothing half
+    // done (and names the first bad key in the file's order).
+    let mut views = Vec::with_capacity(order.len());
+    for key in &order {
+        let view = tensors.tensor(key).map_err(invalid)?;
+        match view.dtype() {
+            Dtype::F32 | Dtype::F64 | Dtype::I64 => {}
+            other => {
+                return Err(CheckpointError::UnsupportedDtype {
+                    path: path.to_path_buf(),
+                    key: key.clone(),
+                    dtype: other.to_string(),
+                })
+            }
+        }
+        let shape = view.shape().to_vec();
+        let numel = checked_numel(&shape).ok_or_else(|| {
+            CheckpointError::corrupt(
+                path,
+                format!("tensor {key:?} has an impossible shape {shape:?}"),
+            )
+        })?;
+        let width = if view.dtype() == Dtype::F32 { 4 } else { 8 };
+        if numel.checked_mul(width) != Some(view.data().len()) {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!(
+                    "tensor {key:?} of shape {shape:?} has {} bytes of data instead of {numel}×{width}",
+                    view.data().len()
+                ),
+            ));
+        }
+        views.push((key, shape, view));
+    }
+
+    // Everything checked: convert.
+    let mut sd = StateDict::new();
+    for (key, shape, view) in views {
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Dtype::F64 => data
+                .chunks_exact(8)
+                .map(|c| {
+                    f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+                })
+                .collect(),
+            _ => data
+                .chunks_exact(8)
+                .map(|c| {
+                    i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+                })
+                .collect(),
+        };
+        sd.insert(key.clone(), Tensor::from_vec(values, &shape));
+    }
+    Ok(sd)
+}

@@ -1,0 +1,409 @@
+//! Training checkpoints: everything needed to stop a run and resume it so that it goes on
+//! exactly, bit for bit, as if it had never stopped.
+//!
+//! That is more than the weights: the optimizer's per-parameter state (momentum buffers,
+//! Adam's moments and step counters) and hyperparameters, the learning-rate schedule's
+//! position, the epoch and step counters, and the global random generator (which draws
+//! dropout masks and any random data). Leave out any one and the resumed run drifts.
+//!
+//! The file is the native container with kind "training": the model's tensors in the
+//! tensor section, then the rest encoded with postcard (exact for every `f32` and `f64`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use kindling_core::rng::{get_rng_state, set_rng_state, Xoshiro256};
+use kindling_nn::{LoadReport, Module, ShapeMismatch, StateDict};
+use kindling_optim::{Optimizer, OptimizerState, SchedulerState};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::{read_file, write_atomic};
+use crate::format::{self, Kind};
+use crate::native::load_checked;
+use crate::CheckpointError;
+
+// `LrScheduler` is used in signatures only.
+use kindling_optim::LrScheduler;
+
+/// Everything a training run needs to resume exactly.
+///
+/// Build it with [`capture`](TrainingCheckpoint::capture) at the end of a step, save it
+/// with [`save_training`], and later [`load_training`] it and
+/// [`restore`](TrainingCheckpoint::restore) it into freshly built objects.
+///
+/// ```
+/// use kindling_checkpoint::{load_training, save_training, TrainingCheckpoint};
+/// use kindling_core::Tensor;
+/// use kindling_nn::{functional::mse_loss, Linear, Module};
+/// use kindling_optim::{Optimizer, Sgd};
+///
+/// let model = Linear::new(2, 1);
+/// let mut opt = Sgd::new(model.parameters(), 0.1).momentum(0.9);
+/// let loss = mse_loss(&model.forward(&Tensor::ones(&[4, 2])), &Tensor::zeros(&[4, 1]));
+/// loss.backward();
+/// opt.step();
+///
+/// let path = std::env::temp_dir().join(format!("kindling-doc-train-{}.kdl", std::process::id()));
+/// let ckpt = TrainingCheckpoint::capture(&model, &opt, 0, 1).with_extra("note", "first step");
+/// save_training(&ckpt, &path).unwrap();
+///
+/// // Later, maybe in another process: build the same objects, then restore.
+/// let mut model2 = Linear::new(2, 1);
+/// let mut opt2 = Sgd::new(model2.parameters(), 0.5);
+/// let back = load_training(&path).unwrap();
+/// back.restore(&mut model2, &mut opt2).unwrap();
+/// assert_eq!(model2.weight().to_vec(), model.weight().to_vec());
+/// assert_eq!(opt2.lr(), 0.1);
+/// assert_eq!((back.epoch, back.step), (0, 1));
+/// assert_eq!(back.extra["note"], "first step");
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct TrainingCheckpoint {
+    /// The model's parameters and buffers (a snapshot: training on does not change it).
+    pub model: StateDict,
+    /// The optimizer's kind, hyperparameters and per-parameter state.
+    pub optimizer: OptimizerState,
+    /// The learning-rate scheduler's state, if the run uses one.
+    pub scheduler: Option<SchedulerState>,
+    /// The epoch counter, as the training loop counts it.
+    pub epoch: u64,
+    /// The step (batch) counter, as the training loop counts it.
+    pub step: u64,
+    /// The global random generator's state (`kindling_core::rng::get_rng_state`).
+    pub rng: Xoshiro256,
+    /// Anything else the run wants back: a data-order seed, a best loss, a note.
+    pub extra: BTreeMap<String, String>,
+}
+
+/// The part of a [`TrainingCheckpoint`] after the tensors, as written (borrowed, so that
+/// saving clones nothing) ...
+#[derive(Serialize)]
+struct StateRef<'a> {
+    optimizer: &'a OptimizerState,
+    scheduler: &'a Option<SchedulerState>,
+    epoch: u64,
+    step: u64,
+    rng: &'a Xoshiro256,
+    extra: &'a BTreeMap<String, String>,
+}
+
+/// ... and as read back. Same fields in the same order: postcard is not self-describing,
+/// so the two must match exactly (a change here needs a new format version).
+#[derive(Deserialize)]
+struct StateOwned {
+    optimizer: OptimizerState,
+    scheduler: Option<SchedulerState>,
+    epoch: u64,
+    step: u64,
+    rng: Xoshiro256,
+    extra: BTreeMap<String, String>,
+}
+
+impl TrainingCheckpoint {
+    /// Snapshots a run: the model's state dict (deep-copied), the optimizer's state, the
+    /// global random generator, and the counters. No scheduler and no extras; add them
+    /// with [`with_scheduler`](Self::with_scheduler) and [`with_extra`](Self::with_extra).
+    ///
+    /// ```
+    /// use kindling_checkpoint::TrainingCheckpoint;
+    /// use kindling_nn::{Linear, Module};
+    /// use kindling_optim::Adam;
+    /// let model = Linear::new(3, 1);
+    /// let opt = Adam::new(model.parameters(), 1e-3);
+    /// let ckpt = TrainingCheckpoint::capture(&model, &opt, 2, 500);
+    /// assert_eq!(ckpt.model.keys(), vec!["weight", "bias"]);
+    /// assert_eq!((ckpt.epoch, ckpt.step), (2, 500));
+    /// ```
+    pub fn capture(model: &dyn Module, opt: &dyn Optimizer, epoch: u64, step: u64) -> Self {
+        TrainingCheckpoint {
+            model: model.state_dict().deep_copy(),
+            optimizer: opt.state_dict(),
+            scheduler: None,
+            epoch,
+            step,
+            rng: get_rng_state(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the scheduler's state.
+    ///
+    /// ```
+    /// use kindling_checkpoint::TrainingCheckpoint;
+    /// use kindling_nn::{Linear, Module};
+    /// use kindling_optim::{LrScheduler, Sgd, StepLr};
+    /// let model = Linear::new(3, 1);
+    /// let mut opt = Sgd::new(model.parameters(), 0.1);
+    /// let mut sched = StepLr::new(10, 0.5);
+    /// sched.attach(&mut opt);
+    /// let ckpt = TrainingCheckpoint::capture(&model, &opt, 0, 0).with_scheduler(&sched);
+    /// assert!(ckpt.scheduler.is_some());
+    /// ```
+    pub fn with_scheduler(mut self, scheduler: &dyn LrScheduler) -> Self {
+        self.scheduler = Some(scheduler.state_dict());
+        self
+    }
+
+    /// Adds a `key = value` string to [`extra`](Self::extra).
+    ///
+    /// ```
+    /// use kindling_checkpoint::TrainingCheckpoint;
+    /// use kindling_nn::{Linear, Module};
+    /// use kindling_optim::Sgd;
+    /// let model = Linear::new(1, 1);
+    /// let opt = Sgd::new(model.parameters(), 0.1);
+    /// let ckpt = TrainingCheckpoint::capture(&model, &opt, 0, 0).with_extra("best_loss", "0.25");
+    /// assert_eq!(ckpt.extra["best_loss"], "0.25");
+    /// ```
+    pub fn with_extra(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
+
+    /// Puts the run back: the model's weights and buffers, the optimizer's state and the
+    /// global random generator. All or nothing: everything is checked first, and on an
+    /// error the model, the optimizer and the generator are as they were.
+    ///
+    /// The scheduler, if any, is restored by
+    /// [`restore_with_scheduler`](Self::restore_with_scheduler).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Mismatch`] if the model is another architecture,
+    /// [`CheckpointError::Optimizer`] if the optimizer is of another kind or over other
+    /// shapes.
+    ///
+    /// ```
+    /// use kindling_checkpoint::{CheckpointError, TrainingCheckpoint};
+    /// use kindling_nn::{Linear, Module};
+    /// use kindling_optim::{Adam, Sgd};
+    /// let model = Linear::new(3, 1);
+    /// let opt = Sgd::new(model.parameters(), 0.1);
+    /// let ckpt = TrainingCheckpoint::capture(&model, &opt, 0, 0);
+    ///
+    /// let mut model2 = Linear::new(3, 1);
+    /// let before = model2.weight().to_vec();
+    /// let mut adam = Adam::new(model2.parameters(), 1e-3);
+    /// let err = ckpt.restore(&mut model2, &mut adam).unwrap_err();
+    /// assert!(matches!(err, CheckpointError::Optimizer { .. }));
+    /// assert_eq!(model2.weight().to_vec(), before); // nothing changed
+    /// ```
+    pub fn restore(
+        &self,
+        model: &mut dyn Module,
+        opt: &mut dyn Optimizer,
+    ) -> Result<(), CheckpointError> {
+        self.restore_all(model, opt, None)
+    }
+
+    /// [`restore`](Self::restore), and the scheduler too, all or nothing.
+    ///
+    /// # Errors
+    /// As [`restore`](Self::restore); [`CheckpointError::MissingPart`] if the checkpoint
+    /// holds no scheduler state; [`CheckpointError::Optimizer`] (part `"scheduler"`) if it
+    /// holds another schedule's.
+    ///
+    /// ```
+    /// use kindling_checkpoint::TrainingCheckpoint;
+    /// use kindling_nn::{Linear, Module};
+    /// use kindling_optim::{LrScheduler, Optimizer, Sgd, StepLr};
+    /// let model = Linear::new(3, 1);
+    /// let mut opt = Sgd::new(model.parameters(), 0.1);
+    /// let mut sched = StepLr::new(1, 0.5);
+    /// sched.attach(&mut opt);
+    /// sched.step(&mut opt);
+    /// let ckpt = TrainingCheckpoint::capture(&model, &opt, 1, 0).with_scheduler(&sched);
+    ///
+    /// let mut model2 = Linear::new(3, 1);
+    /// let mut opt2 = Sgd::new(model2.parameters(), 0.1);
+    /// let mut sched2 = StepLr::new(1, 0.5);
+    /// ckpt.restore_with_scheduler(&mut model2, &mut opt2, &mut sched2).unwrap();
+    /// assert_eq!(opt2.lr(), 0.05);
+    /// assert_eq!(sched2.state_dict(), sched.state_dict());
+    /// ```
+    pub fn restore_with_scheduler(
+        &self,
+        model: &mut dyn Module,
+        opt: &mut dyn Optimizer,
+        scheduler: &mut dyn LrScheduler,
+    ) -> Result<(), CheckpointError> {
+        self.restore_all(model, opt, Some(scheduler))
+    }
+
+    fn restore_all(
+        &self,
+        model: &mut dyn Module,
+        opt: &mut dyn Optimizer,
+        scheduler: Option<&mut dyn LrScheduler>,
+    ) -> Result<(), CheckpointError> {
+        // 1. Check the model without touching it.
+        let report = check_model(&model.state_dict(), &self.model);
+        if !report.is_clean() {
+            return Err(CheckpointError::Mismatch { path: None, report });
+        }
+        let scheduler_state = match (&scheduler, &self.scheduler) {
+            (Some(_), None) => {
+                return Err(CheckpointError::MissingPart {
+                    path: None,
+                    part: "scheduler",
+                })
+            }
+            (_, s) => s.as_ref(),
+        };
+        // 2. The optimizer and the scheduler check their state in full before changing
+        //    anything; their previous states are kept to undo a later failure.
+        let old_opt = opt.state_dict();
+        opt.load_state_dict(&self.optimizer)
+            .map_err(|source| CheckpointError::Optimizer {
+                path: None,
+                part: "optimizer",
+                source,
+            })?;
+        let mut restored_scheduler = None;
+        if let (Some(sched), Some(state)) = (scheduler, scheduler_state) {
+            let old_sched = sched.state_dict();
+            if let Err(source) = sched.load_state_dict(state) {
+                let _ = opt.load_state_dict(&old_opt);
+                return Err(CheckpointError::Optimizer {
+                    path: None,
+                    part: "scheduler",
+                    source,
+                });
+            }
+            restored_scheduler = Some((sched, old_sched));
+        }
+        // 3. The model, checked in step 1, so this succeeds; should the model's own rules
+        //    ever differ from `check_model`, undo steps 2 and report.
+        if let Err(e) = load_checked(model, &self.model, None) {
+            let _ = opt.load_state_dict(&old_opt);
+            if let Some((sched, old)) = restored_scheduler {
+                let _ = sched.load_state_dict(&old);
+            }
+            return Err(e);
+        }
+        // 4. The random generator, last: it cannot fail.
+        set_rng_state(self.rng.clone());
+        Ok(())
+    }
+}
+
+/// The strict loading rules of `Module::load_state_dict`, without loading: every key of
+/// the model present with its shape, no other key; `num_batches_tracked` may be absent
+/// (older PyTorch checkpoints lack it).
+fn check_model(own: &StateDict, incoming: &StateDict) -> LoadReport {
+    let optional = |k: &str| k == "num_batches_tracked" || k.ends_with(".num_batches_tracked");
+    let mut report = LoadReport::default();
+    for (key, mine) in own.iter() {
+        match incoming.get(key) {
+            None if optional(key) => {}
+            None => report.missing.push(key.to_string()),
+            Some(theirs) if theirs.shape() != mine.shape() => {
+                report.mismatched.push(ShapeMismatch {
+                    key: key.to_string(),
+                    expected: mine.shape().to_vec(),
+                    found: theirs.shape().to_vec(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    for (key, _) in incoming.iter() {
+        if own.get(key).is_none() {
+            report.unexpected.push(key.to_string());
+        }
+    }
+    report
+}
+
+/// Saves a training checkpoint to `path` in the native format (kind "training"),
+/// atomically, with the same header, checksum and guarantees as [`save`](crate::save).
+///
+/// # Errors
+/// [`CheckpointError::Io`] when the file cannot be written.
+///
+/// ```
+/// use kindling_checkpoint::{save_training, TrainingCheckpoint};
+/// use kindling_nn::{Linear, Module};
+/// use kindling_optim::Sgd;
+/// let model = Linear::new(2, 2);
+/// let opt = Sgd::new(model.parameters(), 0.1);
+/// let path = std::env::temp_dir().join(format!("kindling-doc-st-{}.kdl", std::process::id()));
+/// save_training(&TrainingCheckpoint::capture(&model, &opt, 0, 0), &path).unwrap();
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub fn save_training(
+    ckpt: &TrainingCheckpoint,
+    path: impl AsRef<Path>,
+) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
+    let state = postcard::to_stdvec(&StateRef {
+        optimizer: &ckpt.optimizer,
+        scheduler: &ckpt.scheduler,
+        epoch: ckpt.epoch,
+        step: ckpt.step,
+        rng: &ckpt.rng,
+        extra: &ckpt.extra,
+    })
+    .map_err(|e| CheckpointError::io(path, "encode", std::io::Error::other(e)))?;
+    write_atomic(path, |file| {
+        format::write(file, Kind::Training, &ckpt.model, &state)
+    })
+}
+
+/// Loads a checkpoint saved by [`save_training`]. The file is checked in full (as by
+/// [`load`](crate::load)) and the training state decoded before anything is returned.
+///
+/// # Errors
+/// Everything [`load`](crate::load) returns; [`CheckpointError::WrongKind`] for a file
+/// written by [`save`](crate::save) (weights only); [`CheckpointError::Corrupt`] if the
+/// training state cannot be decoded.
+///
+/// ```
+/// use kindling_checkpoint::{load_training, save, CheckpointError};
+/// use kindling_nn::{Linear, Module};
+/// let path = std::env::temp_dir().join(format!("kindling-doc-lt-{}.kdl", std::process::id()));
+/// save(&Linear::new(2, 2).state_dict(), &path).unwrap();
+/// let err = load_training(&path).unwrap_err();
+/// assert!(matches!(err, CheckpointError::WrongKind { .. }));
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub fn load_training(path: impl AsRef<Path>) -> Result<TrainingCheckpoint, CheckpointError> {
+    let path = path.as_ref();
+    let bytes = read_file(path)?;
+    decode_training(&bytes, path)
+}
+
+pub(crate) fn decode_training(
+    bytes: &[u8],
+    path: &Path,
+) -> Result<TrainingCheckpoint, CheckpointError> {
+    let decoded = format::decode(bytes, path)?;
+    if decoded.kind != Kind::Training {
+        return Err(CheckpointError::WrongKind {
+            path: path.to_path_buf(),
+            found: decoded.kind.describe(),
+            expected: Kind::Training.describe(),
+        });
+    }
+    // postcard reads lengths from the input but only ever allocates for elements it has
+    // actually read (serde caps preallocation), so a corrupt length cannot exhaust memory.
+    let (state, rest): (StateOwned, &[u8]) =
+        postcard::take_from_bytes(decoded.state).map_err(|e| {
+            CheckpointError::corrupt(path, format!("the training state cannot be decoded: {e}"))
+        })?;
+    if !rest.is_empty() {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!("{} unexpected bytes after the training state", rest.len()),
+        ));
+    }
+    Ok(TrainingCheckpoint {
+        model: decoded.tensors,
+        optimizer: state.optimizer,
+        scheduler: state.scheduler,
+        epoch: state.epoch,
+        step: state.step,
+        rng: state.rng,
+        extra: state.extra,
+    })
+}
