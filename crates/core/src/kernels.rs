@@ -161,7 +161,7 @@ pub(crate) fn par_map(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f3
     if x.len() < PAR_THRESHOLD {
         return x.iter().map(|&v| f(v)).collect();
     }
-    let mut out = vec![0.0; x.len()];
+    let mut out = crate::buffers::take(x.len());
     out.par_chunks_mut(PAR_THRESHOLD)
         .zip(x.par_chunks(PAR_THRESHOLD))
         .for_each(|(o, x)| {
@@ -178,7 +178,7 @@ pub(crate) fn par_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync +
     if a.len() < PAR_THRESHOLD {
         return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
     }
-    let mut out = vec![0.0; a.len()];
+    let mut out = crate::buffers::take(a.len());
     out.par_chunks_mut(PAR_THRESHOLD)
         .zip(a.par_chunks(PAR_THRESHOLD).zip(b.par_chunks(PAR_THRESHOLD)))
         .for_each(|(o, (a, b))| {

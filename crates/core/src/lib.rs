@@ -20,6 +20,7 @@
 //! ```
 
 pub mod autograd;
+mod buffers;
 mod dot;
 mod kernels;
 mod op;

@@ -452,6 +452,11 @@ impl Tensor {
 /// unlinks them one by one, so drop depth stays constant however deep the graph is.
 impl Drop for Inner {
     fn drop(&mut self) {
+        // The last handle on a large buffer hands it to the pool for the next step.
+        if let Some(lock) = Arc::get_mut(&mut self.data) {
+            let data = std::mem::take(lock.get_mut().unwrap_or_else(|e| e.into_inner()));
+            crate::buffers::recycle(data);
+        }
         let Some(op) = self.op.get_mut().ok().and_then(|o| o.take()) else {
             return;
         };

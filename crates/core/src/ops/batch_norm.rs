@@ -187,7 +187,7 @@ impl Tensor {
         let beta: Vec<f32> = (0..c)
             .map(|ch| b.as_ref().map_or(0.0, |b| b[ch]) - mean[ch] * alpha[ch])
             .collect();
-        let mut out = vec![0.0; x.len()];
+        let mut out = crate::buffers::take(x.len());
         out.par_chunks_mut(c * s)
             .zip(x.par_chunks(c * s))
             .for_each(|(y, x)| {
@@ -241,7 +241,7 @@ pub(crate) fn batch_norm_backward(
     });
     let sums: Vec<(f64, f64)> = sum_g.into_iter().zip(sum_gx).collect();
     let count = (n * s) as f32;
-    let mut dx = vec![0.0; xd.len()];
+    let mut dx = crate::buffers::take(xd.len());
     dx.par_chunks_mut(c * s)
         .zip(xd.par_chunks(c * s).zip(gd.par_chunks(c * s)))
         .for_each(|(dx, (x, g))| {

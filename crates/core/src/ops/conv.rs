@@ -198,7 +198,7 @@ impl Tensor {
             );
         }
         let ohw = g.col_cols();
-        let mut out = vec![0.0; n * o * ohw];
+        let mut out = crate::buffers::take(n * o * ohw);
         {
             let (x, w) = (self.data(), weight.data());
             let b = bias.map(|b| b.data());
@@ -311,7 +311,9 @@ pub(crate) fn conv2d_backward(
         }
         acc
     };
-    let mut gx = x.is_requires_grad().then(|| vec![0.0; x.numel()]);
+    let mut gx = x
+        .is_requires_grad()
+        .then(|| crate::buffers::zeroed(x.numel()));
     let partials: Vec<Vec<f32>> = match gx.as_mut() {
         Some(gx) => gx
             .par_chunks_mut(per_block * g.image_len())

@@ -29,7 +29,7 @@ pub(crate) fn product(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Tensor {
     let (m, k) = if ta { (ca, ra) } else { (ra, ca) };
     let n = if tb { rb } else { cb };
     let batch = if sa.len() == 3 { sa[0] } else { 1 };
-    let mut out = vec![0.0; batch * m * n];
+    let mut out = crate::buffers::take(batch * m * n);
     let (ad, bd) = (a.data(), b.data());
     if sb.len() == 2 && !ta {
         // A shared right side: [batch·m, k] @ [k, n] is one product, which gemm splits

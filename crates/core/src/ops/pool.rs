@@ -36,7 +36,7 @@ impl Tensor {
             "max_pool2d: kernel {kernel} is larger than the input plane {h}x{w} (shape {s:?})"
         );
         let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
-        let mut out = vec![0.0; planes * oh * ow];
+        let mut out = crate::buffers::take(planes * oh * ow);
         let mut argmax = vec![0u32; planes * oh * ow];
         {
             let x = self.data();
@@ -126,7 +126,7 @@ pub(crate) fn max_pool2d_backward(grad: &Tensor, input_shape: &[usize], argmax: 
     let plane = input_shape[2] * input_shape[3];
     let out_plane = grad.shape()[2] * grad.shape()[3];
     let gd = grad.data();
-    let mut gx = vec![0.0; input_shape.iter().product()];
+    let mut gx = crate::buffers::zeroed(input_shape.iter().product());
     gx.par_chunks_mut(plane)
         .zip(gd.par_chunks(out_plane).zip(argmax.par_chunks(out_plane)))
         .for_each(|(dx, (g, arg))| {

@@ -1,0 +1,85 @@
+//! Recycling of large `f32` buffers between training steps.
+//!
+//! Every step allocates the same big activations and gradients (megabytes each) and frees
+//! them a moment later. A fresh buffer costs page faults or a memset to zero it, though the
+//! kernels that ask for one overwrite every element anyway. So when a large tensor dies its
+//! buffer is kept here, and the next request of exactly that length gets it back, still
+//! holding the old values. Only kernels that write every element use [`take`]; anything
+//! that accumulates into its output still starts from `vec![0.0; n]`.
+//!
+//! The pool is bounded (by bytes and by count), so memory stays flat: it holds at most what
+//! the previous step freed.
+
+use std::sync::Mutex;
+
+/// Buffers smaller than this (64 KiB) are cheap to allocate and not worth keeping.
+const MIN_LEN: usize = 1 << 14;
+/// At most this many bytes wait in the pool.
+const MAX_BYTES: usize = 96 << 20;
+/// And at most this many buffers.
+const MAX_COUNT: usize = 64;
+
+struct Pool {
+    free: Vec<Vec<f32>>,
+    bytes: usize,
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    free: Vec::new(),
+    bytes: 0,
+});
+
+/// A buffer of `len` floats with unspecified (but initialised) contents, for a kernel that
+/// writes every element before anything reads it.
+pub(crate) fn take(len: usize) -> Vec<f32> {
+    if len >= MIN_LEN {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = pool.free.iter().rposition(|v| v.len() == len) {
+            let v = pool.free.swap_remove(i);
+            pool.bytes -= len * 4;
+            return v;
+        }
+    }
+    vec![0.0; len]
+}
+
+/// A buffer of `len` zeros, reusing a pooled one when there is one (zeroing memory that
+/// is already mapped costs less than mapping fresh pages).
+pub(crate) fn zeroed(len: usize) -> Vec<f32> {
+    let mut v = take(len);
+    v.fill(0.0);
+    v
+}
+
+/// Offers a dying tensor's buffer for reuse. The oldest buffers make room for new ones.
+pub(crate) fn recycle(v: Vec<f32>) {
+    let bytes = v.len() * 4;
+    if v.len() < MIN_LEN || bytes > MAX_BYTES {
+        return;
+    }
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    while !pool.free.is_empty() && (pool.bytes + bytes > MAX_BYTES || pool.free.len() >= MAX_COUNT)
+    {
+        let old = pool.free.swap_remove(0);
+        pool.bytes -= old.len() * 4;
+    }
+    pool.bytes += bytes;
+    pool.free.push(v);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recycled_buffer_comes_back_for_the_same_length_only() {
+        let len = MIN_LEN + 123;
+        let mut v = vec![0.0; len];
+        v[0] = 42.0;
+        recycle(v);
+        assert_eq!(take(len + 1).len(), len + 1);
+        let back = take(len);
+        assert_eq!(back.len(), len);
+        assert_eq!(back[0], 42.0, "the same buffer, not a fresh one");
+    }
+}
