@@ -156,6 +156,26 @@ pub(crate) fn sgemm(
     }
 }
 
+/// `Σ f(a[i], b[i])` in f32 with eight independent partial sums: the compiler turns the
+/// loop into SIMD, and eight short sums lose less precision than one long one.
+#[inline]
+pub(crate) fn sum8(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| f(x, y))
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += f(x[l], y[l]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// `f` applied to every element, on several threads when the tensor is large.
 pub(crate) fn par_map(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f32> {
     if x.len() < PAR_THRESHOLD {

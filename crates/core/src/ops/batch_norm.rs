@@ -14,6 +14,7 @@
 
 use rayon::prelude::*;
 
+use crate::kernels::sum8;
 use crate::op::Op;
 use crate::Tensor;
 
@@ -33,26 +34,6 @@ fn layout(op: &str, shape: &[usize]) -> (usize, usize, usize) {
         "{op}: expects an input [N, C, ...], got shape {shape:?}"
     );
     (shape[0], shape[1], shape[2..].iter().product())
-}
-
-/// `Σ f(a[i], b[i])` in f32 with eight independent partial sums: the compiler turns the
-/// loop into SIMD, and eight short sums lose less precision than one long one.
-#[inline]
-fn sum8(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(&x, &y)| f(x, y))
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += f(x[l], y[l]);
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// For every channel, `Σ f(a, b)` over its values: each (sample, channel) plane is summed

@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use crate::kernels::{num_threads, sgemm, Mat};
+use crate::kernels::{num_threads, sgemm, sum8, Mat};
 use crate::op::Op;
 use crate::Tensor;
 
@@ -144,8 +144,16 @@ fn col2im(g: &Geometry, col: &[f32], image: &mut [f32]) {
                     }
                     let d = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
                     let srow = &src[oy * g.ow..(oy + 1) * g.ow];
-                    for ox in lo..hi {
-                        d[ox * s + j - g.pad] += srow[ox];
+                    if s == 1 {
+                        // Contiguous on both sides: the compiler vectorises this add.
+                        let start = lo + j - g.pad;
+                        for (d, &v) in d[start..start + hi - lo].iter_mut().zip(&srow[lo..hi]) {
+                            *d += v;
+                        }
+                    } else {
+                        for ox in lo..hi {
+                            d[ox * s + j - g.pad] += srow[ox];
+                        }
                     }
                 }
             }
@@ -272,7 +280,7 @@ pub(crate) fn conv2d_backward(
             let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
             if has_bias {
                 for (db, row) in acc[o * k..].iter_mut().zip(dout.chunks(ohw)) {
-                    *db += row.iter().sum::<f32>();
+                    *db += sum8(row, row, |v, _| v);
                 }
             }
             im2col(
