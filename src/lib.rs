@@ -47,3 +47,6 @@ pub mod prelude {
     pub use kindling_nn::Module;
     pub use kindling_optim::Optimizer;
 }
+
+#[cfg(doctest)]
+mod docs;

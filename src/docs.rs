@@ -1,0 +1,43 @@
+//! The book in `docs/`, compiled as doctests: every ```` ```rust ```` block in a chapter is
+//! built and run by `cargo test --doc -p kindling`, so the book cannot drift from the API.
+//! This module exists only under `cfg(doctest)`; `cargo doc` and normal builds never see it.
+
+/// docs/README.md: the index.
+#[doc = include_str!("../docs/README.md")]
+pub mod index {}
+
+/// docs/getting-started.md
+#[doc = include_str!("../docs/getting-started.md")]
+pub mod getting_started {}
+
+/// docs/tensors.md
+#[doc = include_str!("../docs/tensors.md")]
+pub mod tensors {}
+
+/// docs/autograd.md
+#[doc = include_str!("../docs/autograd.md")]
+pub mod autograd {}
+
+/// docs/modules.md
+#[doc = include_str!("../docs/modules.md")]
+pub mod modules {}
+
+/// docs/batchnorm.md
+#[doc = include_str!("../docs/batchnorm.md")]
+pub mod batchnorm {}
+
+/// docs/zh/batchnorm.md: the BatchNorm lesson in Chinese.
+#[doc = include_str!("../docs/zh/batchnorm.md")]
+pub mod batchnorm_zh {}
+
+/// docs/optimizers.md
+#[doc = include_str!("../docs/optimizers.md")]
+pub mod optimizers {}
+
+/// docs/conv-as-gemm.md
+#[doc = include_str!("../docs/conv-as-gemm.md")]
+pub mod conv_as_gemm {}
+
+/// docs/architecture.md
+#[doc = include_str!("../docs/architecture.md")]
+pub mod architecture {}
