@@ -190,6 +190,20 @@ struct EpochStats {
     train_loss: f32,
     test_accuracy: f32,
     seconds: f32,
+    /// Resident memory at the end of the epoch: it should stay flat from epoch to epoch.
+    #[serde(default)]
+    rss_mib: f32,
+}
+
+/// The process's resident memory in MiB (Linux; 0 elsewhere).
+fn rss_mib() -> f32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f32>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 /// Everything a variant's run produced.
@@ -294,9 +308,10 @@ fn train_variant(
         let train_loss = (loss_sum / batches as f64) as f32;
         let test_accuracy = evaluate(&mut model, &data.test);
         let seconds = started.elapsed().as_secs_f32();
+        let rss_mib = rss_mib();
         if show {
             println!(
-                "{name:>6} epoch {}: train loss {train_loss:.4}, test accuracy {:.2}%, {seconds:.1} s",
+                "{name:>6} epoch {}: train loss {train_loss:.4}, test accuracy {:.2}%, {seconds:.1} s, RSS {rss_mib:.0} MiB",
                 epoch + 1,
                 test_accuracy * 100.0
             );
@@ -306,6 +321,7 @@ fn train_variant(
             train_loss,
             test_accuracy,
             seconds,
+            rss_mib,
         });
 
         if show {
@@ -507,6 +523,7 @@ fn summary_of(r: &RunResult) -> serde_json::Value {
         "test_accuracy": r.epochs.iter().map(|e| e.test_accuracy).collect::<Vec<_>>(),
         "train_loss": r.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>(),
         "epoch_seconds": r.epochs.iter().map(|e| e.seconds).collect::<Vec<_>>(),
+        "rss_mib": r.epochs.iter().map(|e| e.rss_mib).collect::<Vec<_>>(),
         "ms_per_step": r.ms_per_step,
     })
 }
