@@ -150,11 +150,13 @@ fn build_optimizer(args: &Args, lr: f32, params: Vec<Tensor>) -> Box<dyn Optimiz
     }
 }
 
-/// Test-set accuracy in eval mode (running statistics), in batches of 1000.
-fn evaluate(model: &mut Sequential, test: &MnistSplit) -> f32 {
+/// Test-set accuracy in eval mode (running statistics). It uses the training batch size:
+/// larger batches would be faster per image but would allocate buffers of new sizes and
+/// grow the process's memory between epochs.
+fn evaluate(model: &mut Sequential, test: &MnistSplit, batch_size: usize) -> f32 {
     model.eval();
     let correct: usize = no_grad(|| {
-        DataLoader::new(test, 1000)
+        DataLoader::new(test, batch_size)
             .epoch(0)
             .map(|batch| {
                 let logits = model.forward(&batch.images);
@@ -306,7 +308,7 @@ fn train_variant(
         bar.finish_and_clear();
         let batches = per_epoch.max(1);
         let train_loss = (loss_sum / batches as f64) as f32;
-        let test_accuracy = evaluate(&mut model, &data.test);
+        let test_accuracy = evaluate(&mut model, &data.test, args.batch_size);
         let seconds = started.elapsed().as_secs_f32();
         let rss_mib = rss_mib();
         if show {

@@ -41,3 +41,11 @@ pub mod conv_as_gemm {}
 /// docs/architecture.md
 #[doc = include_str!("../docs/architecture.md")]
 pub mod architecture {}
+
+/// docs/checkpoints.md
+#[doc = include_str!("../docs/checkpoints.md")]
+pub mod checkpoints {}
+
+/// docs/performance.md
+#[doc = include_str!("../docs/performance.md")]
+pub mod performance {}
