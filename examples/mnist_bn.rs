@@ -305,19 +305,27 @@ fn train_variant(
             ));
             bar.inc(1);
         }
-        bar.finish_and_clear();
+        bar.set_message("evaluating on the test set ...");
         let batches = per_epoch.max(1);
         let train_loss = (loss_sum / batches as f64) as f32;
         let test_accuracy = evaluate(&mut model, &data.test, args.batch_size);
         let seconds = started.elapsed().as_secs_f32();
         let rss_mib = rss_mib();
         if show {
-            println!(
+            let line = format!(
                 "{name:>6} epoch {}: train loss {train_loss:.4}, test accuracy {:.2}%, {seconds:.1} s, RSS {rss_mib:.0} MiB",
                 epoch + 1,
                 test_accuracy * 100.0
             );
+            // Through the bar, so the line and the bar do not tear each other; a hidden bar
+            // (no terminal) prints nothing, so then it goes straight to stdout.
+            if bar.is_hidden() {
+                println!("{line}");
+            } else {
+                bar.println(line);
+            }
         }
+        bar.finish_and_clear();
         result.epochs.push(EpochStats {
             epoch: epoch + 1,
             train_loss,

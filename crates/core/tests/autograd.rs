@@ -239,3 +239,111 @@ fn gradcheck_catches_a_wrong_gradient_and_reports_the_worst_element() {
     // The honest version passes.
     assert!(gradcheck(|v| &v[0] * &v[0], &[x], GradcheckOptions::default()).is_ok());
 }
+
+/// Runs `f` on a fresh leaf holding `x`, backpropagates from `Σ f(x)`, returns (f(x), dΣf/dx).
+fn value_and_grad(
+    x: &[f32],
+    shape: &[usize],
+    f: impl Fn(&Tensor) -> Tensor,
+) -> (Vec<f32>, Vec<f32>) {
+    let leaf = t(x, shape).requires_grad(true);
+    let y = f(&leaf);
+    y.sum().backward();
+    (y.to_vec(), leaf.grad().unwrap().to_vec())
+}
+
+/// A function of one tensor, for tables of cases.
+type UnaryFn = Box<dyn Fn(&Tensor) -> Tensor>;
+
+#[test]
+fn hand_derived_unary_and_binary_ops() {
+    // d/dx of each function at x = [1, 4], worked out by hand.
+    let x = [1.0, 4.0];
+    let cases: Vec<(&str, UnaryFn, [f32; 2], [f32; 2])> = vec![
+        ("neg", Box::new(|v| -v), [-1.0, -4.0], [-1.0, -1.0]),
+        ("x - 3", Box::new(|v| v - 3.0), [-2.0, 1.0], [1.0, 1.0]),
+        ("3 - x", Box::new(|v| 3.0 - v), [2.0, -1.0], [-1.0, -1.0]),
+        ("2 / x", Box::new(|v| 2.0 / v), [2.0, 0.5], [-2.0, -0.125]), // -2/x²
+        ("x / 2", Box::new(|v| v / 2.0), [0.5, 2.0], [0.5, 0.5]),
+        ("sqrt", Box::new(|v| v.sqrt()), [1.0, 2.0], [0.5, 0.25]), // 1/(2√x)
+        ("log", Box::new(|v| v.log()), [0.0, 4f32.ln()], [1.0, 0.25]), // 1/x
+        ("x^1.5", Box::new(|v| v.powf(1.5)), [1.0, 8.0], [1.5, 3.0]), // 1.5·√x
+        ("x·x", Box::new(|v| v * v), [1.0, 16.0], [2.0, 8.0]),
+        (
+            "relu(x - 2)",
+            Box::new(|v| (v - 2.0).relu()),
+            [0.0, 2.0],
+            [0.0, 1.0],
+        ),
+    ];
+    for (name, f, want_y, want_g) in cases {
+        let (y, g) = value_and_grad(&x, &[2], f);
+        assert!(
+            close(&y, &want_y),
+            "{name}: value {y:?}, expected {want_y:?}"
+        );
+        assert!(
+            close(&g, &want_g),
+            "{name}: gradient {g:?}, expected {want_g:?}"
+        );
+    }
+    // exp, sigmoid and tanh at 0: values 1, 1/2, 0 and slopes 1, 1/4, 1.
+    let (y, g) = value_and_grad(&[0.0], &[1], |v| v.exp());
+    assert_eq!((y, g), (vec![1.0], vec![1.0]));
+    let (y, g) = value_and_grad(&[0.0], &[1], |v| v.sigmoid());
+    assert_eq!((y, g), (vec![0.5], vec![0.25]));
+    let (y, g) = value_and_grad(&[0.0], &[1], |v| v.tanh());
+    assert_eq!((y, g), (vec![0.0], vec![1.0]));
+}
+
+#[test]
+fn hand_derived_reductions_and_layout_ops() {
+    let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    // mean of 6 elements: each gets 1/6.
+    let leaf = t(&x, &[2, 3]).requires_grad(true);
+    leaf.mean().backward();
+    assert!(close(&leaf.grad().unwrap().to_vec(), &[1.0 / 6.0; 6]));
+    // Σ_dim0 weighted by [1, 10, 100]: each column's weight flows to both rows.
+    let leaf = t(&x, &[2, 3]).requires_grad(true);
+    let s = leaf.sum_dim(0, false);
+    assert_eq!(s.to_vec(), vec![5.0, 7.0, 9.0]);
+    s.backward_with(&t(&[1.0, 10.0, 100.0], &[3]));
+    assert_eq!(
+        leaf.grad().unwrap().to_vec(),
+        vec![1.0, 10.0, 100.0, 1.0, 10.0, 100.0]
+    );
+    // mean over dim 1 with keepdim: each row's weight divided by 3.
+    let leaf = t(&x, &[2, 3]).requires_grad(true);
+    let m = leaf.mean_dim(1, true);
+    assert_eq!(
+        (m.shape().to_vec(), m.to_vec()),
+        (vec![2, 1], vec![2.0, 5.0])
+    );
+    m.backward_with(&t(&[3.0, 6.0], &[2, 1]));
+    assert_eq!(
+        leaf.grad().unwrap().to_vec(),
+        vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    );
+    // transpose then weight by position: the gradient is the weights transposed back.
+    let leaf = t(&x, &[2, 3]).requires_grad(true);
+    let tr = leaf.transpose(0, 1);
+    assert_eq!(tr.to_vec(), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    tr.backward_with(&t(&[10.0, 40.0, 20.0, 50.0, 30.0, 60.0], &[3, 2]));
+    assert_eq!(
+        leaf.grad().unwrap().to_vec(),
+        vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    );
+    // reshape, permute and flatten_from only move elements: the upstream comes back in order.
+    let leaf = t(&x, &[1, 2, 3]).requires_grad(true);
+    let moved = leaf.permute(&[2, 0, 1]).reshape(&[3, 2]).flatten_from(0);
+    assert_eq!(moved.to_vec(), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    moved.backward_with(&t(&[1.0, 4.0, 2.0, 5.0, 3.0, 6.0], &[6]));
+    assert_eq!(leaf.grad().unwrap().to_vec(), x.to_vec());
+    // softmax of two equal logits is [1/2, 1/2]; with upstream [1, 0] the gradient is
+    // p ⊙ (u - p·u) = [1/2 · 1/2, 1/2 · -1/2].
+    let leaf = t(&[0.0, 0.0], &[1, 2]).requires_grad(true);
+    let p = leaf.softmax(1);
+    assert_eq!(p.to_vec(), vec![0.5, 0.5]);
+    p.backward_with(&t(&[1.0, 0.0], &[1, 2]));
+    assert_eq!(leaf.grad().unwrap().to_vec(), vec![0.25, -0.25]);
+}
