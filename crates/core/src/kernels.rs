@@ -122,12 +122,24 @@ pub(crate) fn sgemm(
         last(&a, m, k) < a.data.len() && last(&b, k, n) < b.data.len(),
         "sgemm: operand too short"
     );
-    // Tiny products are not worth waking other threads for.
-    let parallelism = if threads > 1 && m * n * k >= 1 << 18 {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
+    // With several threads, give each a block of output rows and a single-threaded GEMM:
+    // measured here, that beats gemm's own splitting at the CNN's shapes (the fc1 product
+    // ran at 54 GFLOP/s split by gemm, 76 on one thread). Tiny products stay on one thread.
+    if threads > 1 && m >= 32 && m * n * k >= 1 << 18 {
+        let rows = m.div_ceil(threads);
+        c[..m * n]
+            .par_chunks_mut(rows * n)
+            .enumerate()
+            .for_each(|(i, c)| {
+                let r0 = i * rows;
+                let a_block = Mat {
+                    data: &a.data[r0 * a.row_stride..],
+                    ..a
+                };
+                sgemm(c.len() / n, n, k, a_block, b, c, accumulate, 1);
+            });
+        return;
+    }
     // SAFETY: the asserts above check that every index gemm touches, (m-1, k-1) of `a`,
     // (k-1, n-1) of `b` and (m-1, n-1) of `c`, lies inside its slice; `c` is borrowed
     // mutably, so it cannot alias `a` or `b`.
@@ -151,7 +163,7 @@ pub(crate) fn sgemm(
             false,
             false,
             false,
-            parallelism,
+            Parallelism::None,
         );
     }
 }
@@ -212,6 +224,27 @@ pub(crate) fn par_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync +
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_blocks_on_several_threads_give_the_single_thread_product() {
+        // Large enough to take the threaded path; A both plain and transposed.
+        let (m, n, k) = (70, 50, 100);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 * 0.5).collect();
+        for a_mat in [Mat::rows(&a, k), Mat::transposed(&a, m)] {
+            let mut one = vec![0.0; m * n];
+            let mut many = vec![1.0; m * n];
+            sgemm(m, n, k, a_mat, Mat::rows(&b, n), &mut one, false, 1);
+            sgemm(m, n, k, a_mat, Mat::rows(&b, n), &mut many, false, 3);
+            assert_eq!(one, many);
+            // and against a plain triple loop
+            let at = |i: usize, p: usize| a_mat.data[i * a_mat.row_stride + p * a_mat.col_stride];
+            for (i, j) in [(0, 0), (69, 49), (35, 7)] {
+                let want: f32 = (0..k).map(|p| at(i, p) * b[p * n + j]).sum();
+                assert!((one[i * n + j] - want).abs() < 1e-3 * want.abs().max(1.0));
+            }
+        }
+    }
 
     #[test]
     fn sgemm_matches_a_hand_computed_product_and_transposes() {
