@@ -86,8 +86,8 @@ pub(crate) enum Op {
         x: Tensor,
         argmax: Vec<u32>,
     },
-    /// Saved: the normalised input x̂ and 1/σ per channel (batch stats in training, running
-    /// stats in eval).
+    /// Saved: the mean and 1/σ per channel (batch stats in training, running stats in
+    /// eval), from which backward rebuilds the normalised input x̂.
     BatchNorm {
         x: Tensor,
         weight: Option<Tensor>,
