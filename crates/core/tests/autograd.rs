@@ -70,11 +70,18 @@ fn hand_derived_conv_pool_and_batch_norm() {
     assert_eq!(p.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.0, 0.0]);
     // A 3x3 plane with 2x2 windows, stride 2: one window; the last row and column are in
     // none, so their gradient is 0.
-    let p = t(&[1.0, 5.0, 9.0, 3.0, 2.0, 9.0, 9.0, 9.0, 9.0], &[1, 1, 3, 3]).requires_grad(true);
+    let p = t(
+        &[1.0, 5.0, 9.0, 3.0, 2.0, 9.0, 9.0, 9.0, 9.0],
+        &[1, 1, 3, 3],
+    )
+    .requires_grad(true);
     let y = p.max_pool2d(2, 2);
     assert_eq!(y.to_vec(), vec![5.0]);
     y.backward_with(&t(&[7.0], &[1, 1, 1, 1]));
-    assert_eq!(p.grad().unwrap().to_vec(), vec![0.0, 7.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(
+        p.grad().unwrap().to_vec(),
+        vec![0.0, 7.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    );
 
     // BatchNorm of [1, 3] in one channel: mean 2, biased variance 1, output [-1, 1] (eps
     // aside). Σ of the output is always 0, so its gradient w.r.t. the input is 0.

@@ -75,6 +75,24 @@ impl Geometry {
         self.col_rows() * self.col_cols()
     }
 
+    /// With stride 1 and as many output as input columns (a "same" convolution such as
+    /// 3x3 with padding 1), output pixel `d = oy·w + ox` of kernel offset (i, j) reads input
+    /// pixel `d + shift` of the flattened plane, `shift = (i - pad)·w + (j - pad)`. A whole
+    /// im2col row is then one contiguous copy. Returns the shift and the range of `d` whose
+    /// source lies inside the plane. Pixels whose column ran off the left or right edge
+    /// wrapped into a neighbouring row, and the callers zero them.
+    fn flat_shift(&self, i: usize, j: usize) -> Option<(isize, usize, usize)> {
+        if self.stride != 1 || self.ow != self.w {
+            return None;
+        }
+        let shift =
+            (i as isize - self.pad as isize) * self.w as isize + (j as isize - self.pad as isize);
+        let len = (self.h * self.w) as isize;
+        let lo = (-shift).clamp(0, self.col_cols() as isize) as usize;
+        let hi = (len - shift).clamp(lo as isize, self.col_cols() as isize) as usize;
+        Some((shift, lo, hi))
+    }
+
     /// For kernel offset `j` along a row, the output columns `[lo, hi)` whose input column
     /// `ox·stride + j - pad` falls inside the image.
     fn valid_cols(&self, j: usize) -> (usize, usize) {
@@ -103,6 +121,19 @@ fn im2col(g: &Geometry, image: &[f32], col: &mut [f32]) {
                 let row = (c * g.kh + i) * g.kw + j;
                 let dst = &mut col[row * ohw..(row + 1) * ohw];
                 let (lo, hi) = g.valid_cols(j);
+                if let Some((shift, d_lo, d_hi)) = g.flat_shift(i, j) {
+                    // One copy per row of `col` instead of one per image row (a 14-pixel
+                    // memcpy call cost more than the copying).
+                    dst[..d_lo].fill(0.0);
+                    dst[d_hi..].fill(0.0);
+                    let from = (d_lo as isize + shift) as usize;
+                    dst[d_lo..d_hi].copy_from_slice(&plane[from..from + d_hi - d_lo]);
+                    for r in dst.chunks_mut(g.ow) {
+                        r[..lo].fill(0.0);
+                        r[hi..].fill(0.0);
+                    }
+                    continue;
+                }
                 for oy in 0..g.oh {
                     let d = &mut dst[oy * g.ow..(oy + 1) * g.ow];
                     let iy = (oy * s + i) as isize - g.pad as isize;
@@ -128,15 +159,33 @@ fn im2col(g: &Geometry, image: &[f32], col: &mut [f32]) {
 }
 
 /// The adjoint of im2col: adds every column entry back onto the pixel it was copied from.
-fn col2im(g: &Geometry, col: &[f32], image: &mut [f32]) {
+/// `col` is scratch: entries that came from the padding are zeroed on the way.
+fn col2im(g: &Geometry, col: &mut [f32], image: &mut [f32]) {
     let (ohw, s) = (g.col_cols(), g.stride);
     for c in 0..g.c {
         let plane = &mut image[c * g.h * g.w..(c + 1) * g.h * g.w];
         for i in 0..g.kh {
             for j in 0..g.kw {
                 let row = (c * g.kh + i) * g.kw + j;
-                let src = &col[row * ohw..(row + 1) * ohw];
                 let (lo, hi) = g.valid_cols(j);
+                if let Some((shift, d_lo, d_hi)) = g.flat_shift(i, j) {
+                    // Zero the entries whose column was padding; then the whole row adds
+                    // onto the plane in one contiguous, vectorised pass.
+                    let src = &mut col[row * ohw..(row + 1) * ohw];
+                    for r in src.chunks_mut(g.ow) {
+                        r[..lo].fill(0.0);
+                        r[hi..].fill(0.0);
+                    }
+                    let from = (d_lo as isize + shift) as usize;
+                    for (d, &v) in plane[from..from + d_hi - d_lo]
+                        .iter_mut()
+                        .zip(&src[d_lo..d_hi])
+                    {
+                        *d += v;
+                    }
+                    continue;
+                }
+                let src = &col[row * ohw..(row + 1) * ohw];
                 for oy in 0..g.oh {
                     let iy = (oy * s + i) as isize - g.pad as isize;
                     if iy < 0 || iy >= g.h as isize {
@@ -312,7 +361,7 @@ pub(crate) fn conv2d_backward(
                 );
                 col2im(
                     &g,
-                    &col,
+                    &mut col,
                     &mut dx[local * g.image_len()..(local + 1) * g.image_len()],
                 );
             }
