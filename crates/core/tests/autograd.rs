@@ -361,3 +361,29 @@ fn hand_derived_reductions_and_layout_ops() {
     p.backward_with(&t(&[1.0, 0.0], &[1, 2]));
     assert_eq!(leaf.grad().unwrap().to_vec(), vec![0.25, -0.25]);
 }
+
+#[test]
+fn gradients_reused_in_place_stay_correct_when_shared() {
+    // Large enough (100,000 elements) for the backward rules to reuse the incoming
+    // gradient's buffer. `relu(h) + h` hands the same gradient to both branches, so
+    // neither may overwrite it.
+    kindling_core::manual_seed(11);
+    let x = Tensor::randn(&[100_000]).requires_grad(true);
+    let upstream = Tensor::randn(&[100_000]);
+    let h = &x * 2.0;
+    let y = &h.relu() + &h.tanh();
+    y.backward_with(&upstream);
+    let (xs, us) = (x.to_vec(), upstream.to_vec());
+    let got = x.grad().unwrap().to_vec();
+    for i in (0..xs.len()).step_by(997) {
+        let h = 2.0 * xs[i];
+        let want = 2.0 * us[i] * (if h > 0.0 { 1.0 } else { 0.0 } + (1.0 - h.tanh() * h.tanh()));
+        assert!(
+            (got[i] - want).abs() <= 1e-5 * (1.0 + want.abs()),
+            "element {i}: {} vs {want}",
+            got[i]
+        );
+    }
+    // The caller's upstream tensor is never modified.
+    assert_eq!(upstream.to_vec(), us);
+}

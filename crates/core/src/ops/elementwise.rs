@@ -7,6 +7,8 @@
 
 use std::ops;
 
+use rayon::prelude::*;
+
 use crate::kernels::{par_map, par_zip};
 use crate::op::Op;
 use crate::shape::{broadcast_shape, broadcast_strides, numel};
@@ -262,12 +264,28 @@ impl Tensor {
     // ------------------------------------------------------- helpers for backward rules
 
     /// `f(self, other)` element-wise for two tensors of the same shape, with no graph.
+    ///
+    /// Backward rules call it with `self` the incoming gradient, which the engine drops as
+    /// soon as the rule returns. When nothing else holds that gradient's buffer, the result
+    /// is written into it instead of into a new one: one less large buffer per op per step.
     pub(crate) fn zip_map(
         &self,
         other: &Tensor,
         f: impl Fn(f32, f32) -> f32 + Sync + Send,
     ) -> Tensor {
         debug_assert_eq!(self.shape(), other.shape());
+        let unique = std::sync::Arc::strong_count(&self.0) == 1
+            && std::sync::Arc::strong_count(&self.0.data) == 1
+            && self.numel() >= crate::kernels::PAR_THRESHOLD;
+        if unique {
+            {
+                let (mut out, other) = (self.data_mut(), other.data());
+                out.par_chunks_mut(crate::kernels::PAR_THRESHOLD)
+                    .zip(other.par_chunks(crate::kernels::PAR_THRESHOLD))
+                    .for_each(|(o, b)| o.iter_mut().zip(b).for_each(|(o, &b)| *o = f(*o, b)));
+            }
+            return self.detach();
+        }
         Tensor::constant(
             par_zip(&self.data(), &other.data(), f),
             self.shape().to_vec(),
