@@ -2,34 +2,11 @@
 //! `cargo test` builds the examples before running tests, so the binaries are found next to
 //! this test's own executable (`target/<profile>/examples/`).
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
-fn example(name: &str) -> Command {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let bin: PathBuf = deps.parent().unwrap().join("examples").join(name);
-    if !bin.exists() {
-        // `cargo test --test examples` alone does not build the examples; do it here.
-        let release = deps.to_string_lossy().contains("/release/");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .args(release.then_some("--release"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(
-            status.success() && bin.exists(),
-            "could not build example {name}"
-        );
-    }
-    let mut cmd = Command::new(bin);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
-}
+use common::example;
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("the example runs");

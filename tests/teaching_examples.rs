@@ -3,34 +3,9 @@
 //! derived by hand in docs/autograd.md. The binaries are found next to this test's own
 //! executable (`target/<profile>/examples/`), as in `tests/examples.rs`.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn example(name: &str) -> Command {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let bin: PathBuf = deps.parent().unwrap().join("examples").join(name);
-    if !bin.exists() {
-        // `cargo test --test teaching_examples` alone does not build the examples.
-        let release = deps.to_string_lossy().contains("/release/");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .args(release.then_some("--release"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(
-            status.success() && bin.exists(),
-            "could not build example {name}"
-        );
-    }
-    let mut cmd = Command::new(bin);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
-}
+use common::example;
 
 fn run_ok(name: &str) -> String {
     let out = example(name).output().expect("the example runs");

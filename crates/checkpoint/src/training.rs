@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use kindling_core::rng::{get_rng_state, set_rng_state, Xoshiro256};
-use kindling_nn::{LoadReport, Module, ShapeMismatch, StateDict};
+use kindling_nn::{LoadReport, Module, StateDict};
 use kindling_optim::{Optimizer, OptimizerState, SchedulerState};
 use serde::{Deserialize, Serialize};
 
@@ -237,7 +237,7 @@ impl TrainingCheckpoint {
         scheduler: Option<&mut dyn LrScheduler>,
     ) -> Result<(), CheckpointError> {
         // 1. Check the model without touching it.
-        let report = check_model(&model.state_dict(), &self.model);
+        let report = LoadReport::between(&model.state_dict(), &self.model);
         if !report.is_clean() {
             return Err(CheckpointError::Mismatch { path: None, report });
         }
@@ -273,7 +273,7 @@ impl TrainingCheckpoint {
             restored_scheduler = Some((sched, old_sched));
         }
         // 3. The model, checked in step 1, so this succeeds; should the model's own rules
-        //    ever differ from `check_model`, undo steps 2 and report.
+        //    ever differ from `LoadReport::between`, undo steps 2 and report.
         if let Err(e) = load_checked(model, &self.model, None) {
             let _ = opt.load_state_dict(&old_opt);
             if let Some((sched, old)) = restored_scheduler {
@@ -285,34 +285,6 @@ impl TrainingCheckpoint {
         set_rng_state(self.rng.clone());
         Ok(())
     }
-}
-
-/// The strict loading rules of `Module::load_state_dict`, without loading: every key of
-/// the model present with its shape, no other key; `num_batches_tracked` may be absent
-/// (older PyTorch checkpoints lack it).
-fn check_model(own: &StateDict, incoming: &StateDict) -> LoadReport {
-    let optional = |k: &str| k == "num_batches_tracked" || k.ends_with(".num_batches_tracked");
-    let mut report = LoadReport::default();
-    for (key, mine) in own.iter() {
-        match incoming.get(key) {
-            None if optional(key) => {}
-            None => report.missing.push(key.to_string()),
-            Some(theirs) if theirs.shape() != mine.shape() => {
-                report.mismatched.push(ShapeMismatch {
-                    key: key.to_string(),
-                    expected: mine.shape().to_vec(),
-                    found: theirs.shape().to_vec(),
-                })
-            }
-            Some(_) => {}
-        }
-    }
-    for (key, _) in incoming.iter() {
-        if own.get(key).is_none() {
-            report.unexpected.push(key.to_string());
-        }
-    }
-    report
 }
 
 /// Saves a training checkpoint to `path` in the native format (kind "training"),

@@ -78,7 +78,7 @@ pub trait Module {
     /// absent, as in older PyTorch checkpoints). On any error nothing is changed, and the
     /// error lists every missing key, unexpected key and shape mismatch.
     fn load_state_dict(&mut self, sd: &StateDict) -> Result<(), LoadError> {
-        let report = crate::state_dict::check(&self.state_dict(), sd);
+        let report = LoadReport::between(&self.state_dict(), sd);
         if !report.is_clean() {
             return Err(LoadError::from_report(report));
         }
@@ -89,7 +89,7 @@ pub trait Module {
     /// The non-strict variant (`strict=False` in PyTorch): loads every key whose name and
     /// shape match, skips the rest, and reports what it skipped.
     fn load_state_dict_non_strict(&mut self, sd: &StateDict) -> LoadReport {
-        let report = crate::state_dict::check(&self.state_dict(), sd);
+        let report = LoadReport::between(&self.state_dict(), sd);
         crate::state_dict::copy_matching(&self.state_dict(), sd);
         report
     }

@@ -165,6 +165,38 @@ impl LoadReport {
     pub fn is_clean(&self) -> bool {
         self.missing.is_empty() && self.unexpected.is_empty() && self.mismatched.is_empty()
     }
+
+    /// What loading `incoming` into a model whose state is `own` would find, without
+    /// loading anything: the strict rules of `Module::load_state_dict`.
+    ///
+    /// ```
+    /// use kindling_nn::{Linear, LoadReport, Module};
+    /// let report = LoadReport::between(&Linear::new(2, 3).state_dict(), &Linear::new(2, 4).state_dict());
+    /// assert_eq!(report.mismatched.len(), 2); // weight and bias
+    /// ```
+    pub fn between(own: &StateDict, incoming: &StateDict) -> LoadReport {
+        let mut report = LoadReport::default();
+        for (key, mine) in own.iter() {
+            match incoming.get(key) {
+                None if optional(key) => {}
+                None => report.missing.push(key.to_string()),
+                Some(theirs) if theirs.shape() != mine.shape() => {
+                    report.mismatched.push(ShapeMismatch {
+                        key: key.to_string(),
+                        expected: mine.shape().to_vec(),
+                        found: theirs.shape().to_vec(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        for (key, _) in incoming.iter() {
+            if own.get(key).is_none() {
+                report.unexpected.push(key.to_string());
+            }
+        }
+        report
+    }
 }
 
 impl fmt::Display for LoadReport {
@@ -226,31 +258,6 @@ impl std::error::Error for LoadError {}
 /// `num_batches_tracked` may be absent: PyTorch checkpoints from before it existed lack it.
 fn optional(key: &str) -> bool {
     key == "num_batches_tracked" || key.ends_with(".num_batches_tracked")
-}
-
-/// Compares a model's state (`own`) with a state dict to load.
-pub(crate) fn check(own: &StateDict, incoming: &StateDict) -> LoadReport {
-    let mut report = LoadReport::default();
-    for (key, mine) in own.iter() {
-        match incoming.get(key) {
-            None if optional(key) => {}
-            None => report.missing.push(key.to_string()),
-            Some(theirs) if theirs.shape() != mine.shape() => {
-                report.mismatched.push(ShapeMismatch {
-                    key: key.to_string(),
-                    expected: mine.shape().to_vec(),
-                    found: theirs.shape().to_vec(),
-                })
-            }
-            Some(_) => {}
-        }
-    }
-    for (key, _) in incoming.iter() {
-        if own.get(key).is_none() {
-            report.unexpected.push(key.to_string());
-        }
-    }
-    report
 }
 
 /// Copies every incoming tensor whose key and shape match into the model's tensor.
