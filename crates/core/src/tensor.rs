@@ -59,27 +59,28 @@ impl Tensor {
         }))
     }
 
-    /// Wraps the result of an op. The op is recorded only when grad mode is on and at least
-    /// one input requires a gradient; otherwise the result is a plain constant.
+    /// Whether `op` should be recorded: grad mode is on and one of its inputs requires a
+    /// gradient. Otherwise its result is a plain constant.
+    fn records(op: &Op) -> bool {
+        is_grad_enabled() && op.inputs().iter().any(|t| t.is_requires_grad())
+    }
+
+    /// Wraps the result of an op, recording the op if `records` says so.
     pub(crate) fn from_op(data: Vec<f32>, shape: Vec<usize>, op: Op) -> Tensor {
-        let record = is_grad_enabled() && op.inputs().iter().any(|t| t.requires_grad_flag());
+        let record = Tensor::records(&op);
         Tensor::make(data, shape, record.then_some(op))
     }
 
     /// The result of an op whose output values were already built as the constant `out`
     /// (because the op saves them for backward). The result shares `out`'s storage.
     pub(crate) fn attach(out: &Tensor, op: Op) -> Tensor {
-        Tensor::share(out, op)
+        Tensor::share(out, out.shape().to_vec(), op)
     }
 
-    /// A new handle on `src`'s storage, made by `op` (recorded only if grad mode is on and an
-    /// input requires a gradient). Used by `attach` and by `reshape`, which copies nothing.
-    pub(crate) fn share(src: &Tensor, op: Op) -> Tensor {
-        Tensor::share_as(src, src.shape().to_vec(), op)
-    }
-
-    pub(crate) fn share_as(src: &Tensor, shape: Vec<usize>, op: Op) -> Tensor {
-        let record = is_grad_enabled() && op.inputs().iter().any(|t| t.requires_grad_flag());
+    /// A new handle, of shape `shape`, on `src`'s storage, made by `op`. Used by `attach`
+    /// and by `reshape`, which copies nothing.
+    pub(crate) fn share(src: &Tensor, shape: Vec<usize>, op: Op) -> Tensor {
+        let record = Tensor::records(&op);
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shape,
@@ -286,10 +287,6 @@ impl Tensor {
     /// assert!(!Tensor::zeros(&[1]).is_requires_grad());
     /// ```
     pub fn is_requires_grad(&self) -> bool {
-        self.0.requires_grad
-    }
-
-    pub(crate) fn requires_grad_flag(&self) -> bool {
         self.0.requires_grad
     }
 

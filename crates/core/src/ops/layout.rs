@@ -26,7 +26,7 @@ impl Tensor {
             shape,
             numel(shape)
         );
-        Tensor::share_as(self, shape.to_vec(), Op::Reshape(self.clone()))
+        Tensor::share(self, shape.to_vec(), Op::Reshape(self.clone()))
     }
 
     /// Flattens every dim from `dim` on into one (`torch.flatten(x, start_dim=dim)`).
