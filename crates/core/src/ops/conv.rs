@@ -263,18 +263,21 @@ impl Tensor {
             // Each thread keeps one image's columns in a buffer of its own, small enough to
             // stay in cache while the GEMM reads it. Backward rebuilds them the same way:
             // cheaper than writing every image's columns out to memory and reading them back.
-            out.par_chunks_mut(o * ohw)
-                .zip(x.par_chunks(g.image_len()))
-                .for_each_init(
-                    || vec![0.0; g.col_len()],
-                    |col, (out, image)| {
-                        im2col(&g, image, col);
+            // One block of images per thread, so each thread allocates one buffer (rayon's
+            // `for_each_init` would make one per work-stealing split).
+            let per_block = n.div_ceil(n.min(num_threads()).max(1)).max(1);
+            out.par_chunks_mut(per_block * o * ohw)
+                .zip(x.par_chunks(per_block * g.image_len()))
+                .for_each(|(out, images)| {
+                    let mut col = crate::buffers::take(g.col_len()); // im2col writes it all
+                    for (out, image) in out.chunks_mut(o * ohw).zip(images.chunks(g.image_len())) {
+                        im2col(&g, image, &mut col);
                         sgemm(
                             o,
                             ohw,
                             g.col_rows(),
                             Mat::rows(&w, g.col_rows()),
-                            Mat::rows(col, ohw),
+                            Mat::rows(&col, ohw),
                             out,
                             false,
                             threads,
@@ -284,8 +287,9 @@ impl Tensor {
                                 row.iter_mut().for_each(|v| *v += bias);
                             }
                         }
-                    },
-                );
+                    }
+                    crate::buffers::recycle(col);
+                });
         }
         let op = Op::Conv2d {
             x: self.clone(),
@@ -324,7 +328,8 @@ pub(crate) fn conv2d_backward(
     // output channel's gradient over its pixels), also taken while dOut_n is in cache.
     let run_block = |blk: usize, mut dx: Option<&mut [f32]>| -> Vec<f32> {
         let mut acc = vec![0.0; o * k + o];
-        let mut col = vec![0.0; g.col_len()];
+        // Fully written by im2col, then by the dcol product: no need to zero it.
+        let mut col = crate::buffers::take(g.col_len());
         for (local, img) in (blk * per_block..((blk + 1) * per_block).min(n)).enumerate() {
             let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
             if has_bias {
@@ -366,6 +371,7 @@ pub(crate) fn conv2d_backward(
                 );
             }
         }
+        crate::buffers::recycle(col);
         acc
     };
     let mut gx = x
