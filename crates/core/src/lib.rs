@@ -31,7 +31,7 @@ pub mod shape;
 mod tensor;
 
 pub use autograd::no_grad;
-pub use kernels::{num_threads, set_num_threads};
+pub use kernels::{num_threads, set_num_threads, vectorized};
 pub use rng::manual_seed;
 pub use tensor::Tensor;
 

@@ -58,7 +58,9 @@ impl AdamCore {
         self.kind == OptimizerKind::AdamW
     }
 
-    fn step(&mut self) {
+    /// The update itself, inlined into `step`'s AVX2/FMA-compiled wrapper.
+    #[inline(always)]
+    fn update(&mut self) {
         let hp = &self.hp;
         let decoupled = self.decoupled();
         let [beta1, beta2] = hp.betas;
@@ -135,6 +137,15 @@ impl AdamCore {
                 *t += neg_step_size * m / denom;
             }
         }
+    }
+
+    fn step(&mut self) {
+        // AVX2 and FMA where the CPU has them: `mul_add` is then one instruction, not a
+        // library call (see `kindling_core::vectorized`).
+        kindling_core::vectorized(
+            #[inline(always)]
+            || self.update(),
+        )
     }
 
     fn zero_grad(&mut self) {

@@ -176,8 +176,10 @@ impl Sgd {
     }
 }
 
-impl Optimizer for Sgd {
-    fn step(&mut self) {
+impl Sgd {
+    /// The update itself, inlined into `step`'s AVX2/FMA-compiled wrapper.
+    #[inline(always)]
+    fn update(&mut self) {
         unwrap_or_panic(check_nesterov(&self.hp));
         let hp = &self.hp;
         // Where PyTorch hands a Python float to a tensor op, it becomes an f32 there.
@@ -222,6 +224,17 @@ impl Optimizer for Sgd {
                 *t = neg_lr.mul_add(g, *t);
             }
         }
+    }
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self) {
+        // AVX2 and FMA where the CPU has them: `mul_add` is then one instruction, not a
+        // library call (see `kindling_core::vectorized`).
+        kindling_core::vectorized(
+            #[inline(always)]
+            || self.update(),
+        )
     }
 
     fn zero_grad(&mut self) {

@@ -51,10 +51,15 @@ fn per_channel(
         .par_chunks_mut(c)
         .zip(a.par_chunks(c * s).zip(b.par_chunks(c * s)))
         .for_each(|(sums, (a, b))| {
-            for (ch, sum) in sums.iter_mut().enumerate() {
-                let range = ch * s..(ch + 1) * s;
-                *sum = sum8(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
-            }
+            crate::kernels::vectorized(
+                #[inline(always)]
+                || {
+                    for (ch, sum) in sums.iter_mut().enumerate() {
+                        let range = ch * s..(ch + 1) * s;
+                        *sum = sum8(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
+                    }
+                },
+            )
         });
     let mut totals = vec![0.0f64; c];
     for sample in planes.chunks(c) {
@@ -172,15 +177,20 @@ impl Tensor {
         out.par_chunks_mut(c * s)
             .zip(x.par_chunks(c * s))
             .for_each(|(y, x)| {
-                for ch in 0..c {
-                    let (a, b) = (alpha[ch], beta[ch]);
-                    for (y, &x) in y[ch * s..(ch + 1) * s]
-                        .iter_mut()
-                        .zip(&x[ch * s..(ch + 1) * s])
-                    {
-                        *y = x * a + b;
-                    }
-                }
+                crate::kernels::vectorized(
+                    #[inline(always)]
+                    || {
+                        for ch in 0..c {
+                            let (a, b) = (alpha[ch], beta[ch]);
+                            for (y, &x) in y[ch * s..(ch + 1) * s]
+                                .iter_mut()
+                                .zip(&x[ch * s..(ch + 1) * s])
+                            {
+                                *y = x * a + b;
+                            }
+                        }
+                    },
+                )
             });
         drop(x);
         let saved = Saved {
@@ -226,27 +236,32 @@ pub(crate) fn batch_norm_backward(
     dx.par_chunks_mut(c * s)
         .zip(xd.par_chunks(c * s).zip(gd.par_chunks(c * s)))
         .for_each(|(dx, (x, g))| {
-            for ch in 0..c {
-                let (mu, inv) = (saved.mean[ch], saved.inv_std[ch]);
-                let gamma = w.as_ref().map_or(1.0, |w| w[ch]);
-                let range = ch * s..(ch + 1) * s;
-                let lane = dx[range.clone()]
-                    .iter_mut()
-                    .zip(&x[range.clone()])
-                    .zip(&g[range]);
-                if saved.batch_stats {
-                    let mean_g = (sums[ch].0 / count as f64) as f32;
-                    let mean_gx = (sums[ch].1 / count as f64) as f32;
-                    let k = gamma * inv;
-                    for ((dx, &x), &g) in lane {
-                        *dx = k * (g - mean_g - (x - mu) * inv * mean_gx);
+            crate::kernels::vectorized(
+                #[inline(always)]
+                || {
+                    for ch in 0..c {
+                        let (mu, inv) = (saved.mean[ch], saved.inv_std[ch]);
+                        let gamma = w.as_ref().map_or(1.0, |w| w[ch]);
+                        let range = ch * s..(ch + 1) * s;
+                        let lane = dx[range.clone()]
+                            .iter_mut()
+                            .zip(&x[range.clone()])
+                            .zip(&g[range]);
+                        if saved.batch_stats {
+                            let mean_g = (sums[ch].0 / count as f64) as f32;
+                            let mean_gx = (sums[ch].1 / count as f64) as f32;
+                            let k = gamma * inv;
+                            for ((dx, &x), &g) in lane {
+                                *dx = k * (g - mean_g - (x - mu) * inv * mean_gx);
+                            }
+                        } else {
+                            for ((dx, _), &g) in lane {
+                                *dx = gamma * inv * g;
+                            }
+                        }
                     }
-                } else {
-                    for ((dx, _), &g) in lane {
-                        *dx = gamma * inv * g;
-                    }
-                }
-            }
+                },
+            )
         });
     let dgamma = sums.iter().map(|&(_, sgx)| sgx as f32).collect();
     let dbeta = sums.iter().map(|&(sg, _)| sg as f32).collect();

@@ -112,6 +112,7 @@ impl Geometry {
 
 /// Copies one image's receptive fields into `col` (`[C·kh·kw, oh·ow]`), zero where the
 /// field overlaps the padding.
+#[inline(always)] // into the vectorized wrappers of the conv loops
 fn im2col(g: &Geometry, image: &[f32], col: &mut [f32]) {
     let (ohw, s) = (g.col_cols(), g.stride);
     for c in 0..g.c {
@@ -160,6 +161,7 @@ fn im2col(g: &Geometry, image: &[f32], col: &mut [f32]) {
 
 /// The adjoint of im2col: adds every column entry back onto the pixel it was copied from.
 /// `col` is scratch: entries that came from the padding are zeroed on the way.
+#[inline(always)]
 fn col2im(g: &Geometry, col: &mut [f32], image: &mut [f32]) {
     let (ohw, s) = (g.col_cols(), g.stride);
     for c in 0..g.c {
@@ -269,26 +271,33 @@ impl Tensor {
             out.par_chunks_mut(per_block * o * ohw)
                 .zip(x.par_chunks(per_block * g.image_len()))
                 .for_each(|(out, images)| {
-                    let mut col = crate::buffers::take(g.col_len()); // im2col writes it all
-                    for (out, image) in out.chunks_mut(o * ohw).zip(images.chunks(g.image_len())) {
-                        im2col(&g, image, &mut col);
-                        sgemm(
-                            o,
-                            ohw,
-                            g.col_rows(),
-                            Mat::rows(&w, g.col_rows()),
-                            Mat::rows(&col, ohw),
-                            out,
-                            false,
-                            threads,
-                        );
-                        if let Some(b) = &b {
-                            for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
-                                row.iter_mut().for_each(|v| *v += bias);
+                    crate::kernels::vectorized(
+                        #[inline(always)]
+                        || {
+                            let mut col = crate::buffers::take(g.col_len()); // im2col writes it all
+                            for (out, image) in
+                                out.chunks_mut(o * ohw).zip(images.chunks(g.image_len()))
+                            {
+                                im2col(&g, image, &mut col);
+                                sgemm(
+                                    o,
+                                    ohw,
+                                    g.col_rows(),
+                                    Mat::rows(&w, g.col_rows()),
+                                    Mat::rows(&col, ohw),
+                                    out,
+                                    false,
+                                    threads,
+                                );
+                                if let Some(b) = &b {
+                                    for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
+                                        row.iter_mut().for_each(|v| *v += bias);
+                                    }
+                                }
                             }
-                        }
-                    }
-                    crate::buffers::recycle(col);
+                            crate::buffers::recycle(col);
+                        },
+                    )
                 });
         }
         let op = Op::Conv2d {
@@ -327,52 +336,57 @@ pub(crate) fn conv2d_backward(
     // Each block returns its dW partial sum followed by its db partial sum (Σ of each
     // output channel's gradient over its pixels), also taken while dOut_n is in cache.
     let run_block = |blk: usize, mut dx: Option<&mut [f32]>| -> Vec<f32> {
-        let mut acc = vec![0.0; o * k + o];
-        // Fully written by im2col, then by the dcol product: no need to zero it.
-        let mut col = crate::buffers::take(g.col_len());
-        for (local, img) in (blk * per_block..((blk + 1) * per_block).min(n)).enumerate() {
-            let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
-            if has_bias {
-                for (db, row) in acc[o * k..].iter_mut().zip(dout.chunks(ohw)) {
-                    *db += sum8(row, row, |v, _| v);
+        crate::kernels::vectorized(
+            #[inline(always)]
+            || {
+                let mut acc = vec![0.0; o * k + o];
+                // Fully written by im2col, then by the dcol product: no need to zero it.
+                let mut col = crate::buffers::take(g.col_len());
+                for (local, img) in (blk * per_block..((blk + 1) * per_block).min(n)).enumerate() {
+                    let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
+                    if has_bias {
+                        for (db, row) in acc[o * k..].iter_mut().zip(dout.chunks(ohw)) {
+                            *db += sum8(row, row, |v, _| v);
+                        }
+                    }
+                    im2col(
+                        &g,
+                        &xd[img * g.image_len()..(img + 1) * g.image_len()],
+                        &mut col,
+                    );
+                    sgemm(
+                        o,
+                        k,
+                        ohw,
+                        Mat::rows(dout, ohw),
+                        Mat::transposed(&col, ohw),
+                        &mut acc[..o * k],
+                        true,
+                        threads,
+                    );
+                    if let Some(dx) = dx.as_deref_mut() {
+                        // `col` is free again: reuse it for dcol.
+                        sgemm(
+                            k,
+                            ohw,
+                            o,
+                            Mat::transposed(&wd, k),
+                            Mat::rows(dout, ohw),
+                            &mut col,
+                            false,
+                            threads,
+                        );
+                        col2im(
+                            &g,
+                            &mut col,
+                            &mut dx[local * g.image_len()..(local + 1) * g.image_len()],
+                        );
+                    }
                 }
-            }
-            im2col(
-                &g,
-                &xd[img * g.image_len()..(img + 1) * g.image_len()],
-                &mut col,
-            );
-            sgemm(
-                o,
-                k,
-                ohw,
-                Mat::rows(dout, ohw),
-                Mat::transposed(&col, ohw),
-                &mut acc[..o * k],
-                true,
-                threads,
-            );
-            if let Some(dx) = dx.as_deref_mut() {
-                // `col` is free again: reuse it for dcol.
-                sgemm(
-                    k,
-                    ohw,
-                    o,
-                    Mat::transposed(&wd, k),
-                    Mat::rows(dout, ohw),
-                    &mut col,
-                    false,
-                    threads,
-                );
-                col2im(
-                    &g,
-                    &mut col,
-                    &mut dx[local * g.image_len()..(local + 1) * g.image_len()],
-                );
-            }
-        }
-        crate::buffers::recycle(col);
-        acc
+                crate::buffers::recycle(col);
+                acc
+            },
+        )
     };
     let mut gx = x
         .is_requires_grad()

@@ -282,7 +282,12 @@ impl Tensor {
                 let (mut out, other) = (self.data_mut(), other.data());
                 out.par_chunks_mut(crate::kernels::PAR_THRESHOLD)
                     .zip(other.par_chunks(crate::kernels::PAR_THRESHOLD))
-                    .for_each(|(o, b)| o.iter_mut().zip(b).for_each(|(o, &b)| *o = f(*o, b)));
+                    .for_each(|(o, b)| {
+                        crate::kernels::vectorized(
+                            #[inline(always)]
+                            || o.iter_mut().zip(b).for_each(|(o, &b)| *o = f(*o, b)),
+                        )
+                    });
             }
             return self.detach();
         }

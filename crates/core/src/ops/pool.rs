@@ -43,7 +43,12 @@ impl Tensor {
             out.par_chunks_mut(oh * ow)
                 .zip(argmax.par_chunks_mut(oh * ow))
                 .zip(x.par_chunks(h * w))
-                .for_each(|((out, arg), plane)| pool_plane(plane, w, kernel, stride, ow, out, arg));
+                .for_each(|((out, arg), plane)| {
+                    crate::kernels::vectorized(
+                        #[inline(always)]
+                        || pool_plane(plane, w, kernel, stride, ow, out, arg),
+                    )
+                });
         }
         Tensor::from_op(
             out,
@@ -62,6 +67,7 @@ impl Tensor {
 /// the new maximum?" is a coin flip, and a mispredicted branch per element made this op
 /// 7x slower than it is now. A NaN wins (so it propagates), and among equal values the
 /// first wins, both as in PyTorch.
+#[inline(always)] // into the vectorized wrapper that calls it
 fn pool_plane(
     plane: &[f32],
     w: usize,
@@ -96,13 +102,18 @@ fn pool_plane(
 
 /// The common 2x2, stride-2 case, unrolled so that the compiler turns every choice into a
 /// select instruction.
+#[inline(always)]
 fn pool_plane_2x2(plane: &[f32], w: usize, ow: usize, out: &mut [f32], arg: &mut [u32]) {
     // Picks the larger of two (value, index) pairs; `b` must beat `a` strictly (or be NaN
     // where `a` is not) to win, so the first maximum is kept.
     #[inline(always)]
     fn pick(a: (f32, u32), b: (f32, u32)) -> (f32, u32) {
         let take = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
-        (if take { b.0 } else { a.0 }, if take { b.1 } else { a.1 })
+        // Select with a bit mask: an `if` here may compile to a branch, mispredicted on
+        // half the windows.
+        let m = (take as u32).wrapping_neg();
+        let v = f32::from_bits((b.0.to_bits() & m) | (a.0.to_bits() & !m));
+        (v, (b.1 & m) | (a.1 & !m))
     }
     for (oy, (out_row, arg_row)) in out.chunks_mut(ow).zip(arg.chunks_mut(ow)).enumerate() {
         let r0 = 2 * oy * w;
@@ -130,9 +141,14 @@ pub(crate) fn max_pool2d_backward(grad: &Tensor, input_shape: &[usize], argmax: 
     gx.par_chunks_mut(plane)
         .zip(gd.par_chunks(out_plane).zip(argmax.par_chunks(out_plane)))
         .for_each(|(dx, (g, arg))| {
-            for (&g, &a) in g.iter().zip(arg) {
-                dx[a as usize] += g;
-            }
+            crate::kernels::vectorized(
+                #[inline(always)]
+                || {
+                    for (&g, &a) in g.iter().zip(arg) {
+                        dx[a as usize] += g;
+                    }
+                },
+            )
         });
     Tensor::constant(gx, input_shape.to_vec())
 }
