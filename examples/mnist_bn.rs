@@ -39,8 +39,8 @@ USAGE: cargo run --example mnist_bn -- [FLAGS]
   --data DIR          MNIST directory (default datasets/mnist, or $KINDLING_MNIST_DIR)
   --out DIR           output directory (default runs/mnist_bn)
   --lr-sweep          train both variants briefly at lr 0.01, 0.1 and 0.3 and compare
-  --resume DIR        continue from DIR/bn.ckpt and DIR/no_bn.ckpt (written by a
-                      previous run) up to --epochs
+  --resume PATH       continue from PATH/bn.ckpt and PATH/no_bn.ckpt (written by a
+                      previous run) up to --epochs; PATH may also be one of the files
   --help              this text";
 
 /// The command-line settings.
@@ -93,7 +93,15 @@ fn parse_args() -> Result<Args, String> {
             "--limit" => args.limit = Some(num(&flag, value(&flag)?)?),
             "--data" => args.data = PathBuf::from(value(&flag)?),
             "--out" => args.out = PathBuf::from(value(&flag)?),
-            "--resume" => args.resume = Some(PathBuf::from(value(&flag)?)),
+            "--resume" => {
+                // A checkpoint file names its directory: both models resume from there.
+                let path = PathBuf::from(value(&flag)?);
+                let dir = match path.parent() {
+                    Some(parent) if path.is_file() => parent.to_path_buf(),
+                    _ => path,
+                };
+                args.resume = Some(dir);
+            }
             "--lr-sweep" => args.lr_sweep = true,
             "--help" | "-h" => {
                 println!("{HELP}");

@@ -98,7 +98,7 @@ fn mnist_bn_smoke_run_writes_every_output_and_resumes() {
     let out = run_ok(
         example("mnist_bn")
             .args(["--limit", "20", "--epochs", "2", "--resume"])
-            .arg(&dir)
+            .arg(dir.join("bn.ckpt"))
             .arg("--out")
             .arg(&dir),
     );
