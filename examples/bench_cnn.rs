@@ -77,7 +77,7 @@ fn main() {
         }
     }
     println!(
-        "kindling bench_cnn: batch {batch}, {steps} timed steps after 5 warm-up, {} threads",
+        "kindling bench_cnn: batch {batch}, {steps} timed steps after 5 warm-up, {} thread(s)",
         kindling::num_threads()
     );
     manual_seed(1);

@@ -387,7 +387,7 @@ fn run(args: &Args) -> Result<(), String> {
     let t0 = Instant::now();
     let data = Mnist::load(&args.data).map_err(|e| e.to_string())?;
     println!(
-        "MNIST: {} training and {} test images from {} ({:.1} s); {} threads",
+        "MNIST: {} training and {} test images from {} ({:.1} s); {} thread(s)",
         data.train.len(),
         data.test.len(),
         args.data.display(),
