@@ -1,0 +1,143 @@
+//! Every name in the API contract (`../shared/API.md`), called the way the contract writes
+//! it, so that renaming or dropping one breaks this test first. The values are small
+//! hand-checked cases; the PyTorch comparisons live in each crate's fixture tests.
+
+use kindling::checkpoint::{load, load_safetensors, save, save_safetensors, CheckpointError};
+use kindling::nn::functional::{cross_entropy, mse_loss};
+use kindling::nn::{LoadError, StateDict};
+use kindling::prelude::*;
+
+#[test]
+fn tensor_contract() {
+    manual_seed(0);
+    let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).requires_grad(true);
+    let b = Tensor::from_vec(vec![1.0, 1.0, 2.0], &[3]);
+    assert_eq!(Tensor::zeros(&[2]).to_vec(), vec![0.0, 0.0]);
+    assert_eq!(Tensor::ones(&[2]).sum().item(), 2.0);
+    assert_eq!(Tensor::full(&[1], 3.0).item(), 3.0);
+    assert_eq!(Tensor::scalar(4.0).item(), 4.0);
+    assert_eq!(Tensor::randn(&[5]).numel(), 5);
+    assert_eq!(Tensor::rand(&[2, 2]).shape(), &[2, 2]);
+
+    let y = &(&(&(&a + &b) - &b) * &b) / &b; // = a
+    let y = &(&(-&y + 1.0) * 2.0) - 1.0; // 1 - 2a
+    let y = 2.0 * &y + 0.0;
+    let z = a.add(&b).sub(&b).mul(&b).div(&b);
+    let w = &Tensor::ones(&[3, 2]) * 0.5;
+    let parts = [
+        y.sum(),
+        z.exp()
+            .log()
+            .sqrt()
+            .powf(2.0)
+            .relu()
+            .sigmoid()
+            .tanh()
+            .mean(),
+        a.matmul(&w).sum_dim(1, false).mean_dim(0, true).sum(),
+        a.reshape(&[3, 2])
+            .transpose(0, 1)
+            .permute(&[1, 0])
+            .flatten_from(0)
+            .sum(),
+        a.softmax(1).log_softmax(-1).sum(),
+    ];
+    let loss = parts
+        .iter()
+        .skip(1)
+        .fold(parts[0].clone(), |acc, p| &acc + p);
+    loss.backward();
+    assert_eq!(a.grad().unwrap().shape(), &[2, 3]);
+    a.zero_grad();
+    assert_eq!(a.grad().unwrap().to_vec(), vec![0.0; 6]);
+    assert!(!a.detach().is_requires_grad());
+    assert!(!no_grad(|| &a * 2.0).is_requires_grad());
+
+    let img = Tensor::ones(&[1, 1, 4, 4]).requires_grad(true);
+    let k = Tensor::ones(&[2, 1, 3, 3]);
+    let out = img
+        .conv2d(&k, Some(&Tensor::zeros(&[2])), 1, 1)
+        .max_pool2d(2, 2);
+    assert_eq!(out.shape(), &[1, 2, 2, 2]);
+    // Every 2x2 window holds one of the four interior pixels, whose 3x3 field lies wholly
+    // inside the image: 9 ones.
+    assert_eq!(out.to_vec(), vec![9.0; 8]);
+    out.sum().backward();
+    assert!(img.grad().is_some());
+
+    let batched = Tensor::ones(&[2, 2, 3]).matmul(&Tensor::ones(&[2, 3, 4]));
+    assert_eq!(batched.shape(), &[2, 2, 4]);
+}
+
+#[test]
+fn nn_optim_and_checkpoint_contract() -> Result<(), Box<dyn std::error::Error>> {
+    manual_seed(1);
+    let mut model = nn::Sequential::new()
+        .add(nn::Conv2d::new(1, 4, 3).stride(1).padding(1).bias(true))
+        .add(
+            nn::BatchNorm2d::new(4)
+                .momentum(0.1)
+                .eps(1e-5)
+                .affine(true)
+                .track_running_stats(true),
+        )
+        .add(nn::ReLU::new())
+        .add(nn::MaxPool2d::new(2).stride(2))
+        .add(nn::Flatten::new())
+        .add(nn::Dropout::new(0.0))
+        .add(nn::Linear::new(4 * 2 * 2, 3).bias(true));
+    let _bn1 = nn::BatchNorm1d::new(3);
+    let _bn3 = nn::BatchNorm3d::new(3);
+    assert!(model.is_training());
+    let names: Vec<String> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names[0], "0.weight");
+    assert_eq!(model.parameters().len(), 6);
+
+    let x = Tensor::randn(&[3, 1, 4, 4]);
+    let mut opt = optim::Sgd::new(model.parameters(), 0.1)
+        .momentum(0.9)
+        .dampening(0.0)
+        .weight_decay(1e-4)
+        .nesterov(true);
+    let logits = model.forward(&x);
+    let loss = cross_entropy(&logits, &[0, 1, 2]);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    opt.set_lr(opt.lr() * 0.5);
+    assert_eq!(opt.lr(), 0.05);
+    let _adam = optim::Adam::new(model.parameters(), 1e-3)
+        .betas(0.9, 0.999)
+        .eps(1e-8)
+        .weight_decay(0.0)
+        .amsgrad(false);
+    let _adamw = optim::AdamW::new(model.parameters(), 1e-3);
+    assert!(mse_loss(&Tensor::ones(&[2]), &Tensor::zeros(&[2])).item() == 1.0);
+
+    model.eval();
+    assert!(!model.is_training());
+    let sd: StateDict = model.state_dict();
+    assert!(sd.get("1.running_mean").is_some());
+    assert!(sd.keys().contains(&"1.num_batches_tracked".to_string()));
+    let mut copy = StateDict::new();
+    for (k, t) in sd.iter() {
+        copy.insert(k, t.clone());
+    }
+    let result: Result<(), LoadError> = model.load_state_dict(&copy);
+    result?;
+
+    let dir = std::env::temp_dir().join(format!("kindling-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    save(&sd, dir.join("m.kdl"))?;
+    save_safetensors(&sd, dir.join("m.safetensors"))?;
+    assert_eq!(load(dir.join("m.kdl"))?.keys(), sd.keys());
+    assert_eq!(load_safetensors(dir.join("m.safetensors"))?.len(), sd.len());
+    let missing: Result<StateDict, CheckpointError> = load(dir.join("nope.kdl"));
+    assert!(missing.unwrap_err().to_string().contains("nope.kdl"));
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
