@@ -7,7 +7,9 @@
 //! field by field before anything is restored. JSON keeps every `f32` and `f64` exactly
 //! if the reader parses exactly: with serde_json, enable its `float_roundtrip` feature
 //! (without it, an `f64` such as a scheduler's lr can come back one unit in the last
-//! place off, and the resumed schedule drifts from the original).
+//! place off, and the resumed schedule drifts from the original). JSON cannot hold NaN or
+//! infinity at all (serde_json writes them as `null`), which is why kindling's own
+//! training checkpoints store this state in a binary encoding (postcard).
 //!
 //! Loading is all-or-nothing: `load_state_dict` validates the whole state first and only
 //! then overwrites, so an `Err` leaves the optimizer or scheduler exactly as it was.
