@@ -13,6 +13,7 @@
 
 use kindling_core::Tensor;
 
+use crate::module::weight_and_bias;
 use crate::Module;
 
 /// Batch normalisation over dim 1 (the channels); `D` is 1, 2 or 3 as in
@@ -233,9 +234,9 @@ impl<const D: usize> Module for BatchNorm<D> {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        match (&self.weight, &self.bias) {
-            (Some(w), Some(b)) => vec![("weight".into(), w.clone()), ("bias".into(), b.clone())],
-            _ => Vec::new(),
+        match &self.weight {
+            Some(w) => weight_and_bias(w, self.bias.as_ref()),
+            None => Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 use kindling_core::Tensor;
 
 use crate::init::{default_bound, uniform_parameter};
+use crate::module::weight_and_bias;
 use crate::Module;
 
 /// A 2-d convolution with square kernels: weight `[out, in, k, k]`, bias `[out]`.
@@ -98,11 +99,7 @@ impl Module for Conv2d {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut p = vec![("weight".to_string(), self.weight.clone())];
-        if let Some(b) = &self.bias {
-            p.push(("bias".to_string(), b.clone()));
-        }
-        p
+        weight_and_bias(&self.weight, self.bias.as_ref())
     }
 
     fn set_training(&mut self, on: bool) {

@@ -54,9 +54,6 @@ impl Module for Dropout {
             .collect();
         x * &Tensor::from_vec(mask, x.shape())
     }
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        Vec::new()
-    }
     fn set_training(&mut self, on: bool) {
         self.training = on;
     }

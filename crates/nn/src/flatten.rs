@@ -32,9 +32,6 @@ impl Module for Flatten {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.flatten_from(1)
     }
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        Vec::new()
-    }
     fn set_training(&mut self, on: bool) {
         self.training = on;
     }

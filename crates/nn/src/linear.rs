@@ -3,6 +3,7 @@
 use kindling_core::Tensor;
 
 use crate::init::{default_bound, uniform_parameter};
+use crate::module::weight_and_bias;
 use crate::Module;
 
 /// A fully connected layer with weight `[out_features, in_features]` and bias
@@ -94,11 +95,7 @@ impl Module for Linear {
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut p = vec![("weight".to_string(), self.weight.clone())];
-        if let Some(b) = &self.bias {
-            p.push(("bias".to_string(), b.clone()));
-        }
-        p
+        weight_and_bias(&self.weight, self.bias.as_ref())
     }
 
     fn set_training(&mut self, on: bool) {

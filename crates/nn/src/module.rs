@@ -8,8 +8,8 @@ use kindling_core::Tensor;
 
 use crate::state_dict::{LoadError, LoadReport, StateDict};
 
-/// A layer or a model. Implement `forward`, `named_parameters` and the two training-mode
-/// methods; everything else has a default built on them.
+/// A layer or a model. Implement `forward`, the two training-mode methods and (if the layer has
+/// any) `named_parameters`; everything else has a default built on them.
 ///
 /// ```
 /// use kindling_nn::{Linear, Module};
@@ -25,7 +25,10 @@ pub trait Module {
     fn forward(&self, x: &Tensor) -> Tensor;
 
     /// The trainable tensors with PyTorch's names (`"weight"`, `"0.bias"`), in a stable order.
-    fn named_parameters(&self) -> Vec<(String, Tensor)>;
+    /// Layers without parameters (ReLU, pooling, ...) keep this default: none.
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
 
     /// The trainable tensors, in the order of [`Module::named_parameters`].
     fn parameters(&self) -> Vec<Tensor> {
@@ -78,20 +81,21 @@ pub trait Module {
     /// absent, as in older PyTorch checkpoints). On any error nothing is changed, and the
     /// error lists every missing key, unexpected key and shape mismatch.
     fn load_state_dict(&mut self, sd: &StateDict) -> Result<(), LoadError> {
-        let report = LoadReport::between(&self.state_dict(), sd);
+        let own = self.state_dict();
+        let report = LoadReport::between(&own, sd);
         if !report.is_clean() {
             return Err(LoadError::from_report(report));
         }
-        crate::state_dict::copy_matching(&self.state_dict(), sd);
+        crate::state_dict::copy_matching(&own, sd);
         Ok(())
     }
 
     /// The non-strict variant (`strict=False` in PyTorch): loads every key whose name and
     /// shape match, skips the rest, and reports what it skipped.
     fn load_state_dict_non_strict(&mut self, sd: &StateDict) -> LoadReport {
-        let report = LoadReport::between(&self.state_dict(), sd);
-        crate::state_dict::copy_matching(&self.state_dict(), sd);
-        report
+        let own = self.state_dict();
+        crate::state_dict::copy_matching(&own, sd);
+        LoadReport::between(&own, sd)
     }
 
     /// Clears every parameter's gradient (sets it to `None`, as PyTorch's default does).
@@ -100,4 +104,12 @@ pub trait Module {
             p.set_grad(None);
         }
     }
+}
+
+/// `[("weight", w), ("bias", b)]`, or just the weight without a bias: the parameter list of
+/// every layer that has a weight and an optional bias (Linear, Conv2d, affine BatchNorm).
+pub(crate) fn weight_and_bias(weight: &Tensor, bias: Option<&Tensor>) -> Vec<(String, Tensor)> {
+    let mut params = vec![("weight".to_string(), weight.clone())];
+    params.extend(bias.map(|b| ("bias".to_string(), b.clone())));
+    params
 }

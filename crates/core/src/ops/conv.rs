@@ -402,9 +402,10 @@ pub(crate) fn conv2d_backward(
             .map(|blk| run_block(blk, None))
             .collect(),
     };
-    let mut gw = partials[0].clone();
-    for p in &partials[1..] {
-        gw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+    let mut partials = partials.into_iter();
+    let mut gw = partials.next().expect("at least one block");
+    for p in partials {
+        gw.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
     }
     let db = gw.split_off(o * k);
     let gb = has_bias.then(|| Tensor::constant(db, vec![o]));
