@@ -387,3 +387,16 @@ fn gradients_reused_in_place_stay_correct_when_shared() {
     // The caller's upstream tensor is never modified.
     assert_eq!(upstream.to_vec(), us);
 }
+
+#[test]
+fn argmax_takes_the_first_maximum_and_lets_nan_win_as_pytorch() {
+    // torch.tensor([[1., 3., 3.], [nan, 2., nan], [0., -1., 5.]]).argmax(1) -> [1, 0, 2]
+    let x = Tensor::from_vec(
+        vec![1.0, 3.0, 3.0, f32::NAN, 2.0, f32::NAN, 0.0, -1.0, 5.0],
+        &[3, 3],
+    );
+    assert_eq!(x.argmax(1).to_vec(), vec![1.0, 0.0, 2.0]);
+    // along dim 0: columns [1, nan, 0], [3, 2, -1], [3, nan, 5] -> [1, 0, 1]
+    assert_eq!(x.argmax(0).to_vec(), vec![1.0, 0.0, 1.0]);
+    assert_eq!(x.argmax(0).shape(), &[3]);
+}

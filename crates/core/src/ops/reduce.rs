@@ -76,6 +76,51 @@ impl Tensor {
     }
 }
 
+impl Tensor {
+    /// The index of the largest value along `dim`, with that dim removed (PyTorch's
+    /// `x.argmax(dim)`). Indices come back as `f32` values, since every kindling tensor is
+    /// `f32`; they are exact up to 2²⁴. On ties the first index wins, and a NaN counts as
+    /// the largest value, both as in PyTorch. The result is a constant (no gradient).
+    ///
+    /// # Panics
+    /// If `dim` is out of range, the dim is empty, or it is longer than 2²⁴.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// let logits = Tensor::from_vec(vec![0.1, 2.0, 2.0, 5.0, -1.0, 0.0], &[2, 3]);
+    /// assert_eq!(logits.argmax(1).to_vec(), vec![1.0, 0.0]);
+    /// assert_eq!(logits.argmax(-1).shape(), &[2]);
+    /// ```
+    pub fn argmax(&self, dim: impl Dim) -> Tensor {
+        let dim = dim.resolve("argmax", self.shape());
+        let (outer, n, inner) = split_at_dim(self.shape(), dim);
+        assert!(
+            n > 0 && n <= 1 << 24,
+            "argmax: dim {dim} of shape {:?} has {n} entries; expected 1 to 2^24",
+            self.shape()
+        );
+        let data = self.data();
+        let mut out = Vec::with_capacity(outer * inner);
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |k: usize| data[(o * n + k) * inner + i];
+                let mut best = 0;
+                for k in 1..n {
+                    let (v, b) = (at(k), at(best));
+                    // A NaN beats every number; the first NaN (or first maximum) stays.
+                    if !b.is_nan() && (v > b || v.is_nan()) {
+                        best = k;
+                    }
+                }
+                out.push(best as f32);
+            }
+        }
+        let mut shape = self.shape().to_vec();
+        shape.remove(dim);
+        Tensor::constant(out, shape)
+    }
+}
+
 /// `scale * Σ_k x[o, k, i]` for the layout (outer, k, inner) around `dim`.
 fn sum_along(x: &Tensor, dim: usize, keepdim: bool, scale: f64) -> (Vec<f32>, Vec<usize>) {
     let (outer, n, inner) = split_at_dim(x.shape(), dim);
