@@ -117,7 +117,8 @@ fn run_backward(root: &Tensor, seed: Tensor) {
             continue; // no gradient reached this node (e.g. an unused branch)
         };
         if node.is_leaf() {
-            node.accumulate_grad(g);
+            let mut slot = node.0.grad.lock().unwrap();
+            *slot = Some(accumulate(slot.take(), g));
             continue;
         }
         let op = node.0.op.lock().unwrap().take().unwrap_or_else(|| {
@@ -127,22 +128,79 @@ fn run_backward(root: &Tensor, seed: Tensor) {
                 node.shape()
             )
         });
-        let input_grads = {
-            let _timer = crate::profile::scope(op.name(), "backward");
-            op.backward(&g)
-        };
+        check_saved_versions(&op, &node);
+        let input_grads = crate::profile::backward(op.name(), || op.backward(&node, &g));
         for (input, ig) in op.inputs().into_iter().zip(input_grads) {
             let Some(ig) = ig else { continue };
             if !input.is_requires_grad() {
                 continue;
             }
             debug_assert_eq!(ig.shape(), input.shape(), "{} backward", op.name());
-            match grads.remove(&input.id()) {
-                Some(prev) => grads.insert(input.id(), prev.add_into(ig)),
-                None => grads.insert(input.id(), ig),
-            };
+            let sum = accumulate(grads.remove(&input.id()), ig);
+            grads.insert(input.id(), sum);
         }
         // `op` drops here, releasing the values it saved for backward.
+    }
+}
+
+/// PyTorch's guard against in-place writes: every value an op saved for its backward rule
+/// must still be the value it saw. An optimizer step, `copy_from` or `load_state_dict`
+/// between `forward` and `backward` changes a parameter's storage version, and the
+/// gradient would otherwise silently come from the new values.
+fn check_saved_versions(op: &crate::op::Op, out: &Tensor) {
+    let mut saved: Vec<&Tensor> = op.saved();
+    if op.saves_output() {
+        saved.push(out);
+    }
+    for (t, &then) in saved.iter().zip(&out.0.saved_versions) {
+        let now = t.version();
+        assert!(
+            now == then,
+            "backward: one of the variables needed for gradient computation has been \
+             modified by an inplace operation: the tensor of shape {:?} that {} saved is at \
+             version {now}; expected version {then} instead. Hint: an optimizer step, \
+             copy_from, data_mut or load_state_dict ran between the forward pass and \
+             backward(); call backward() first",
+            t.shape(),
+            op.name()
+        );
+    }
+}
+
+/// Adds gradient `g` to what has arrived so far (`None`: nothing yet), the one way every
+/// gradient is summed, inside the walk and into a leaf's `.grad()`.
+///
+/// The result always owns its buffer: a gradient that is still shared (by two inputs of
+/// `a + b`, which receive the same tensor, or with the caller's seed) is copied, so that
+/// scaling one leaf's gradient in place (as gradient clipping does) never touches another.
+/// When nothing else holds `so_far`'s buffer, `g` is added into it without a new one.
+fn accumulate(so_far: Option<Tensor>, g: Tensor) -> Tensor {
+    let Some(so_far) = so_far else {
+        return owned(g);
+    };
+    let shape = so_far.shape().to_vec();
+    let mut data = take_buffer(so_far).unwrap_or_else(|t| t.to_vec());
+    for (d, v) in data.iter_mut().zip(g.data().iter()) {
+        *d += v;
+    }
+    Tensor::constant(data, shape)
+}
+
+/// `t` itself when no other handle or view shares its storage, otherwise a copy.
+fn owned(t: Tensor) -> Tensor {
+    let shape = t.shape().to_vec();
+    match take_buffer(t) {
+        Ok(data) => Tensor::constant(data, shape),
+        Err(shared) => shared.copy(),
+    }
+}
+
+/// The buffer behind `t` if `t` is its only holder, or `t` back if it is shared.
+fn take_buffer(t: Tensor) -> Result<Vec<f32>, Tensor> {
+    let mut inner = std::sync::Arc::try_unwrap(t.0).map_err(Tensor)?;
+    match std::sync::Arc::get_mut(&mut inner.storage) {
+        Some(storage) => Ok(storage.take_vec()),
+        None => Err(Tensor(std::sync::Arc::new(inner))),
     }
 }
 
@@ -173,25 +231,6 @@ pub(crate) fn topological_order(root: &Tensor) -> Vec<Tensor> {
         }
     }
     order
-}
-
-impl Tensor {
-    /// `self + other` for two gradients of the same shape, reusing `self`'s buffer when no
-    /// one else holds it.
-    fn add_into(self, other: Tensor) -> Tensor {
-        let shape = self.shape().to_vec();
-        let mut data = match std::sync::Arc::try_unwrap(self.0) {
-            Ok(mut inner) => match std::sync::Arc::get_mut(&mut inner.data) {
-                Some(lock) => std::mem::take(lock.get_mut().unwrap_or_else(|e| e.into_inner())),
-                None => inner.data.read().unwrap().clone(),
-            },
-            Err(shared) => shared.data.read().unwrap().clone(),
-        };
-        for (d, o) in data.iter_mut().zip(other.data().iter()) {
-            *d += o;
-        }
-        Tensor::constant(data, shape)
-    }
 }
 
 /// The outcome of a [`gradcheck`]: the worst disagreement found between the analytic

@@ -5,12 +5,15 @@
 //!
 //! Where to find things:
 //! - [`Tensor`] itself: `tensor.rs`; shapes and broadcasting: `shape.rs`.
-//! - Every op's backward rule, in one `match`: `op.rs`. Forward passes: `ops/*.rs`.
+//! - The memory behind a tensor, with its version counter: `storage.rs`.
+//! - Every op's backward rule, in one `match`: `op.rs`. Forward passes, each with a plain
+//!   reference kernel: `ops/*.rs`.
 //! - The backward walk, `no_grad`, `gradcheck`: `autograd.rs`. Graphviz export: `dot.rs`.
-//! - The SGEMM call and threading helpers: `kernels.rs`. The random generator: `rng.rs`.
+//! - The fast kernels (threads, SIMD, the SGEMM, the buffer pool), each the twin of a
+//!   reference kernel in `ops/`: `kernels/`. The random generator: `rng.rs`.
 //!
 //! ```
-//! use kindling_core::Tensor;
+//! use kindling::Tensor;
 //! let w = Tensor::from_vec(vec![0.5, -1.0], &[2]).requires_grad(true);
 //! let x = Tensor::from_vec(vec![2.0, 3.0], &[2]);
 //! let loss = (&w * &x).sum().powf(2.0); // (0.5·2 - 1·3)² = 4
@@ -20,18 +23,20 @@
 //! ```
 
 pub mod autograd;
-mod buffers;
 mod dot;
-mod kernels;
+pub mod kernels;
 mod op;
 mod ops;
 pub mod profile;
 pub mod rng;
 pub mod shape;
+mod storage;
 mod tensor;
 
 pub use autograd::no_grad;
-pub use kernels::{num_threads, set_num_threads, vectorized};
+#[doc(hidden)] // until the optimizers call `kernels::vectorized` directly
+pub use kernels::vectorized;
+pub use kernels::{num_threads, set_num_threads};
 pub use rng::manual_seed;
 pub use tensor::Tensor;
 

@@ -2,10 +2,11 @@
 //! its backward rule. This is the one file to read to learn how autograd differentiates.
 //!
 //! Each variant holds the op's inputs (so the graph can be walked) plus whatever the forward
-//! pass saved. `Op::backward` receives the gradient of the op's output and returns one
-//! gradient per input, in the order of `Op::inputs`. Backward runs with grad mode off, so the
-//! tensor arithmetic below builds no graph of its own. The forward passes live in `ops/`,
-//! in the file named after the op family; the long backward kernels sit beside them there.
+//! pass saved. `Op::backward` receives the op's output and the gradient of the loss with
+//! respect to it, and returns one gradient per input, in the order of `Op::inputs`. Backward
+//! runs with grad mode off, so the tensor arithmetic below builds no graph of its own. The
+//! forward passes live in `ops/`, in the file named after the op family; the long backward
+//! kernels sit beside them there.
 
 use crate::ops::{batch_norm, conv, matmul, pool, reduce, softmax};
 use crate::Tensor;
@@ -17,29 +18,17 @@ pub(crate) enum Op {
     Mul(Tensor, Tensor),
     Div(Tensor, Tensor),
     Neg(Tensor),
-    /// `out` is saved because d/dx exp(x) = exp(x).
-    Exp {
-        x: Tensor,
-        out: Tensor,
-    },
+    /// Its backward reads the output, since d/dx exp(x) = exp(x).
+    Exp(Tensor),
     Log(Tensor),
-    Sqrt {
-        x: Tensor,
-        out: Tensor,
-    },
+    Sqrt(Tensor),
     Powf {
         x: Tensor,
         p: f32,
     },
     Relu(Tensor),
-    Sigmoid {
-        x: Tensor,
-        out: Tensor,
-    },
-    Tanh {
-        x: Tensor,
-        out: Tensor,
-    },
+    Sigmoid(Tensor),
+    Tanh(Tensor),
     Sum(Tensor),
     Mean(Tensor),
     SumDim {
@@ -66,12 +55,10 @@ pub(crate) enum Op {
     },
     Softmax {
         x: Tensor,
-        out: Tensor,
         dim: usize,
     },
     LogSoftmax {
         x: Tensor,
-        out: Tensor,
         dim: usize,
     },
     Conv2d {
@@ -110,13 +97,13 @@ impl Op {
             Op::Mul(..) => "Mul",
             Op::Div(..) => "Div",
             Op::Neg(..) => "Neg",
-            Op::Exp { .. } => "Exp",
+            Op::Exp(..) => "Exp",
             Op::Log(..) => "Log",
-            Op::Sqrt { .. } => "Sqrt",
+            Op::Sqrt(..) => "Sqrt",
             Op::Powf { .. } => "Powf",
             Op::Relu(..) => "Relu",
-            Op::Sigmoid { .. } => "Sigmoid",
-            Op::Tanh { .. } => "Tanh",
+            Op::Sigmoid(..) => "Sigmoid",
+            Op::Tanh(..) => "Tanh",
             Op::Sum(..) => "Sum",
             Op::Mean(..) => "Mean",
             Op::SumDim { .. } => "SumDim",
@@ -140,14 +127,17 @@ impl Op {
             Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::MatMul(a, b) => {
                 vec![a, b]
             }
-            Op::Neg(x) | Op::Log(x) | Op::Relu(x) | Op::Sum(x) | Op::Mean(x) | Op::Reshape(x) => {
-                vec![x]
-            }
-            Op::Exp { x, .. }
-            | Op::Sqrt { x, .. }
-            | Op::Powf { x, .. }
-            | Op::Sigmoid { x, .. }
-            | Op::Tanh { x, .. }
+            Op::Neg(x)
+            | Op::Log(x)
+            | Op::Relu(x)
+            | Op::Sum(x)
+            | Op::Mean(x)
+            | Op::Reshape(x)
+            | Op::Exp(x)
+            | Op::Sqrt(x)
+            | Op::Sigmoid(x)
+            | Op::Tanh(x) => vec![x],
+            Op::Powf { x, .. }
             | Op::SumDim { x, .. }
             | Op::MeanDim { x, .. }
             | Op::Permute { x, .. }
@@ -168,15 +158,43 @@ impl Op {
         }
     }
 
+    /// The inputs whose values (not just shapes) the backward rule reads. Their storage
+    /// versions are noted when the op runs and checked before its backward rule runs.
+    pub(crate) fn saved(&self) -> Vec<&Tensor> {
+        match self {
+            Op::Mul(a, b) | Op::Div(a, b) | Op::MatMul(a, b) => vec![a, b],
+            Op::Log(x) | Op::Relu(x) | Op::Powf { x, .. } => vec![x],
+            Op::Linear { x, w, .. } | Op::Conv2d { x, w, .. } => vec![x, w],
+            Op::BatchNorm { x, weight, .. } => {
+                [Some(x), weight.as_ref()].into_iter().flatten().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the backward rule reads the op's output (which is then checked too).
+    pub(crate) fn saves_output(&self) -> bool {
+        matches!(
+            self,
+            Op::Exp(..)
+                | Op::Sqrt(..)
+                | Op::Sigmoid(..)
+                | Op::Tanh(..)
+                | Op::Softmax { .. }
+                | Op::LogSoftmax { .. }
+        )
+    }
+
     /// Moves the input handles out, so that dropping a deep graph can proceed without
     /// recursion (see `Drop for Inner`).
     pub(crate) fn into_inputs(self) -> Vec<Tensor> {
         self.inputs().into_iter().cloned().collect()
     }
 
-    /// The chain rule: given dL/d(out), returns dL/d(input) for every input, `None` where the
-    /// input does not require a gradient (nothing is computed for it).
-    pub(crate) fn backward(&self, g: &Tensor) -> Vec<Option<Tensor>> {
+    /// The chain rule: given the op's output `out` and `g` = dL/d(out), returns dL/d(input)
+    /// for every input, `None` where the input does not require a gradient (nothing is
+    /// computed for it).
+    pub(crate) fn backward(&self, out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
         // `need(t, f)` runs `f` only if gradients flow to `t`.
         fn need(t: &Tensor, f: impl FnOnce() -> Tensor) -> Option<Tensor> {
             t.is_requires_grad().then(f)
@@ -202,17 +220,19 @@ impl Op {
                 need(b, || (-(g * a) / (b * b)).sum_to(b.shape())),
             ],
             Op::Neg(_) => vec![Some(-g)],
-            Op::Exp { out, .. } => vec![Some(g * out)],
+            Op::Exp(_) => vec![Some(g * out)],
             Op::Log(x) => vec![Some(g / x)],
             // d√x/dx = 1 / (2√x)
-            Op::Sqrt { out, .. } => vec![Some(g / &(out * 2.0))],
+            Op::Sqrt(_) => vec![Some(g / &(out * 2.0))],
+            // d(xᵖ)/dx = p·xᵖ⁻¹, and exactly 0 for p = 0 (x⁰ is constant; 0·0⁻¹ would be NaN).
+            Op::Powf { x, p } if *p == 0.0 => vec![Some(Tensor::zeros(x.shape()))],
             Op::Powf { x, p } => vec![Some(g * &(x.powf(p - 1.0) * *p))],
             // The gradient passes where the input was positive (PyTorch uses 0 at exactly 0).
             Op::Relu(x) => vec![Some(g.zip_map(x, |g, x| if x > 0.0 { g } else { 0.0 }))],
             // σ' = σ(1 - σ)
-            Op::Sigmoid { out, .. } => vec![Some(g.zip_map(out, |g, s| g * s * (1.0 - s)))],
+            Op::Sigmoid(_) => vec![Some(g.zip_map(out, |g, s| g * s * (1.0 - s)))],
             // tanh' = 1 - tanh²
-            Op::Tanh { out, .. } => vec![Some(g.zip_map(out, |g, t| g * (1.0 - t * t)))],
+            Op::Tanh(_) => vec![Some(g.zip_map(out, |g, t| g * (1.0 - t * t)))],
             // Every input element contributed once to the sum.
             Op::Sum(x) => vec![Some(g.expand(x.shape()))],
             Op::Mean(x) => vec![Some(&g.expand(x.shape()) * (1.0 / x.numel() as f32))],
@@ -248,8 +268,8 @@ impl Op {
                 }
                 grads
             }
-            Op::Softmax { out, dim, .. } => vec![Some(softmax::softmax_backward(g, out, *dim))],
-            Op::LogSoftmax { out, dim, .. } => {
+            Op::Softmax { dim, .. } => vec![Some(softmax::softmax_backward(g, out, *dim))],
+            Op::LogSoftmax { dim, .. } => {
                 vec![Some(softmax::log_softmax_backward(g, out, *dim))]
             }
             Op::Conv2d {

@@ -1,5 +1,11 @@
 //! A tiny per-op profiler: how much wall time each op's forward and backward pass took.
-//! Off by default (one relaxed atomic load per op); `bench_cnn --profile` turns it on.
+//! Off by default (one relaxed atomic load per tensor read); `bench_cnn --profile` turns it
+//! on.
+//!
+//! No op carries a timer of its own. Every op is timed the same way, at two points:
+//! - forward: from the op's first read of an input's values (`Storage::read`) to the moment
+//!   its result is made (`Tensor::from_op`), on the same thread;
+//! - backward: around each op's backward rule, where `autograd.rs` runs it.
 //!
 //! ```
 //! use kindling_core::{profile, Tensor};
@@ -11,6 +17,7 @@
 //! profile::reset();
 //! ```
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -66,31 +73,57 @@ pub fn report() -> String {
     out
 }
 
-/// Records the time from its creation to its drop under `name`, if profiling is on.
-pub(crate) struct Scope {
-    start: Option<(Instant, &'static str, &'static str)>,
+thread_local! {
+    /// When the op now running on this thread first read an input, if profiling is on.
+    static OP_START: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// True while a backward rule runs: its inner ops belong to its own time.
+    static IN_BACKWARD: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Starts timing `name` (`part` is "forward" or "backward").
-pub(crate) fn scope(name: &'static str, part: &'static str) -> Scope {
-    Scope {
-        start: ENABLED
-            .load(Ordering::Relaxed)
-            .then(|| (Instant::now(), name, part)),
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+fn add(name: &str, part: &str, elapsed: Duration) {
+    let mut totals = TOTALS.lock().unwrap_or_else(|e| e.into_inner());
+    let entry = totals
+        .get_or_insert_with(HashMap::new)
+        .entry(format!("{name} {part}"))
+        .or_default();
+    entry.0 += elapsed;
+    entry.1 += 1;
+}
+
+/// An op read an input: its forward pass starts now, unless it already started.
+pub(crate) fn input_read() {
+    if enabled() && !IN_BACKWARD.with(Cell::get) {
+        OP_START.with(|s| {
+            if s.get().is_none() {
+                s.set(Some(Instant::now()));
+            }
+        });
     }
 }
 
-impl Drop for Scope {
-    fn drop(&mut self) {
-        if let Some((start, name, part)) = self.start {
-            let elapsed = start.elapsed();
-            let mut totals = TOTALS.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = totals
-                .get_or_insert_with(HashMap::new)
-                .entry(format!("{name} {part}"))
-                .or_default();
-            entry.0 += elapsed;
-            entry.1 += 1;
+/// An op made its result: its forward pass ends. `None` for a result that is no op's
+/// (a constant), which ends the span without recording it.
+pub(crate) fn result_made(name: Option<&'static str>) {
+    if enabled() && !IN_BACKWARD.with(Cell::get) {
+        if let (Some(start), Some(name)) = (OP_START.with(|s| s.take()), name) {
+            add(name, "forward", start.elapsed());
         }
     }
+}
+
+/// Runs an op's backward rule, timing it under the op's name.
+pub(crate) fn backward<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
+    if !enabled() {
+        return f();
+    }
+    let start = Instant::now();
+    let was = IN_BACKWARD.with(|b| b.replace(true));
+    let out = f();
+    IN_BACKWARD.with(|b| b.set(was));
+    add(name, "backward", start.elapsed());
+    out
 }

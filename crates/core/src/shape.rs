@@ -4,8 +4,22 @@
 //! of them 1, and a missing leading dim counts as 1. `[4, 1, 3]` and `[2, 1]` give `[4, 2, 3]`.
 
 /// The number of elements of a shape (1 for the scalar shape `[]`).
+///
+/// # Panics
+/// If the product overflows `usize`, naming the shape. The count is checked in every build
+/// (not only with overflow checks on): a count that wrapped around to a small number would
+/// pass the length checks that guard the unsafe SGEMM call.
+///
+/// ```
+/// use kindling::shape::numel;
+/// assert_eq!(numel(&[2, 3, 4]), 24);
+/// assert_eq!(numel(&[]), 1);
+/// ```
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .unwrap_or_else(|| panic!("shape {shape:?} has more elements than usize can count"))
 }
 
 /// Row-major strides, in elements: the last dim has stride 1.

@@ -7,11 +7,12 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::autograd::is_grad_enabled;
 use crate::op::Op;
 use crate::shape::numel;
+use crate::storage::Storage;
 
 /// Every tensor gets a unique id so that the backward pass can find shared nodes (diamonds).
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -19,7 +20,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 /// An n-dimensional, row-major array of `f32` that can take part in automatic differentiation.
 ///
 /// ```
-/// use kindling_core::Tensor;
+/// use kindling::Tensor;
 /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).requires_grad(true);
 /// let y = (&x * &x).sum();
 /// y.backward();
@@ -31,70 +32,66 @@ pub struct Tensor(pub(crate) Arc<Inner>);
 pub(crate) struct Inner {
     pub(crate) id: u64,
     pub(crate) shape: Vec<usize>,
-    /// Shared with `detach()`ed copies, as in PyTorch.
-    pub(crate) data: Arc<RwLock<Vec<f32>>>,
+    /// Shared with `detach()`ed copies and `reshape`d views, as in PyTorch.
+    pub(crate) storage: Arc<Storage>,
     pub(crate) requires_grad: bool,
     /// Leaves are tensors the user made; non-leaves were made by an op while recording.
     pub(crate) is_leaf: bool,
     pub(crate) grad: Mutex<Option<Tensor>>,
     /// The op that produced this tensor. `backward` takes it out, which frees the graph.
     pub(crate) op: Mutex<Option<Op>>,
+    /// The storage versions of the values `op` saved for backward, noted when it ran, in
+    /// the order of `Op::saved` (and this tensor's own last, if the op saves its output).
+    pub(crate) saved_versions: Vec<u64>,
 }
 
 impl Tensor {
     // ---------------------------------------------------------------- construction
 
-    pub(crate) fn make(data: Vec<f32>, shape: Vec<usize>, op: Option<Op>) -> Tensor {
-        crate::kernels::tune_allocator();
-        debug_assert_eq!(data.len(), numel(&shape));
-        let requires_grad = op.is_some();
+    /// A new handle on `storage`, made by `op` if the op is to be recorded.
+    fn node(storage: Arc<Storage>, shape: Vec<usize>, op: Option<Op>) -> Tensor {
+        crate::profile::result_made(op.as_ref().map(Op::name));
+        let op =
+            op.filter(|op| is_grad_enabled() && op.inputs().iter().any(|t| t.is_requires_grad()));
+        let saved_versions = match &op {
+            Some(op) => {
+                let mut v: Vec<u64> = op.saved().iter().map(|t| t.0.storage.version()).collect();
+                if op.saves_output() {
+                    v.push(storage.version());
+                }
+                v
+            }
+            None => Vec::new(),
+        };
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shape,
-            data: Arc::new(RwLock::new(data)),
-            requires_grad,
+            storage,
+            requires_grad: op.is_some(),
             is_leaf: op.is_none(),
             grad: Mutex::new(None),
             op: Mutex::new(op),
+            saved_versions,
         }))
     }
 
-    /// Whether `op` should be recorded: grad mode is on and one of its inputs requires a
-    /// gradient. Otherwise its result is a plain constant.
-    fn records(op: &Op) -> bool {
-        is_grad_enabled() && op.inputs().iter().any(|t| t.is_requires_grad())
-    }
-
-    /// Wraps the result of an op, recording the op if `records` says so.
+    /// Wraps the result of an op. The op is recorded (so backward can run through it) if
+    /// grad mode is on and one of its inputs requires a gradient; otherwise the result is
+    /// a plain constant.
     pub(crate) fn from_op(data: Vec<f32>, shape: Vec<usize>, op: Op) -> Tensor {
-        let record = Tensor::records(&op);
-        Tensor::make(data, shape, record.then_some(op))
+        debug_assert_eq!(data.len(), numel(&shape), "{}", op.name());
+        Tensor::node(Arc::new(Storage::new(data)), shape, Some(op))
     }
 
-    /// The result of an op whose output values were already built as the constant `out`
-    /// (because the op saves them for backward). The result shares `out`'s storage.
-    pub(crate) fn attach(out: &Tensor, op: Op) -> Tensor {
-        Tensor::share(out, out.shape().to_vec(), op)
-    }
-
-    /// A new handle, of shape `shape`, on `src`'s storage, made by `op`. Used by `attach`
-    /// and by `reshape`, which copies nothing.
-    pub(crate) fn share(src: &Tensor, shape: Vec<usize>, op: Op) -> Tensor {
-        let record = Tensor::records(&op);
-        Tensor(Arc::new(Inner {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            shape,
-            data: src.0.data.clone(),
-            requires_grad: record,
-            is_leaf: !record,
-            grad: Mutex::new(None),
-            op: Mutex::new(record.then_some(op)),
-        }))
+    /// A view of `src`'s values in another shape, made by `op` (`reshape` copies nothing).
+    pub(crate) fn view_op(src: &Tensor, shape: Vec<usize>, op: Op) -> Tensor {
+        Tensor::node(src.0.storage.clone(), shape, Some(op))
     }
 
     /// A constant (no graph) with the given data and shape.
     pub(crate) fn constant(data: Vec<f32>, shape: Vec<usize>) -> Tensor {
-        Tensor::make(data, shape, None)
+        debug_assert_eq!(data.len(), numel(&shape));
+        Tensor::node(Arc::new(Storage::new(data)), shape, None)
     }
 
     /// Builds a tensor from row-major data.
@@ -103,7 +100,7 @@ impl Tensor {
     /// If `data.len()` is not the product of `shape`; the message names both.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let t = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     /// assert_eq!(t.shape(), &[2, 3]);
     /// ```
@@ -122,7 +119,7 @@ impl Tensor {
     /// A tensor of zeros.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[2]).to_vec(), vec![0.0, 0.0]);
     /// ```
     pub fn zeros(shape: &[usize]) -> Tensor {
@@ -132,7 +129,7 @@ impl Tensor {
     /// A tensor of ones.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::ones(&[3]).sum().item(), 3.0);
     /// ```
     pub fn ones(shape: &[usize]) -> Tensor {
@@ -142,7 +139,7 @@ impl Tensor {
     /// A tensor filled with `value`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::full(&[2], 7.0).to_vec(), vec![7.0, 7.0]);
     /// ```
     pub fn full(shape: &[usize], value: f32) -> Tensor {
@@ -152,7 +149,7 @@ impl Tensor {
     /// A zero-dimensional tensor (shape `[]`) holding one value.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let s = Tensor::scalar(2.5);
     /// assert_eq!(s.shape(), &[] as &[usize]);
     /// assert_eq!(s.item(), 2.5);
@@ -165,7 +162,7 @@ impl Tensor {
     /// [`manual_seed`](crate::manual_seed) seeds.
     ///
     /// ```
-    /// use kindling_core::{manual_seed, Tensor};
+    /// use kindling::{manual_seed, Tensor};
     /// manual_seed(0);
     /// let a = Tensor::randn(&[3]);
     /// manual_seed(0);
@@ -178,7 +175,7 @@ impl Tensor {
     /// Samples uniformly from `[0, 1)`, using the global generator.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let u = Tensor::rand(&[100]);
     /// assert!(u.to_vec().iter().all(|&v| (0.0..1.0).contains(&v)));
     /// ```
@@ -190,7 +187,7 @@ impl Tensor {
     /// `.grad()` filled by `backward()`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let w = Tensor::ones(&[2]).requires_grad(true);
     /// assert!(w.is_requires_grad());
     /// ```
@@ -198,11 +195,12 @@ impl Tensor {
         Tensor(Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             shape: self.0.shape.clone(),
-            data: self.0.data.clone(),
+            storage: self.0.storage.clone(),
             requires_grad: on,
             is_leaf: true,
             grad: Mutex::new(None),
             op: Mutex::new(None),
+            saved_versions: Vec::new(),
         }))
     }
 
@@ -210,7 +208,7 @@ impl Tensor {
     /// `detach`): nothing flows back through it.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::ones(&[2]).requires_grad(true);
     /// let y = (&x * 2.0).detach();
     /// assert!(!y.is_requires_grad());
@@ -224,7 +222,7 @@ impl Tensor {
     /// The dimensions, outermost first.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[4, 5]).shape(), &[4, 5]);
     /// ```
     pub fn shape(&self) -> &[usize] {
@@ -234,7 +232,7 @@ impl Tensor {
     /// The number of dimensions (`ndim` in PyTorch).
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[4, 5]).dim(), 2);
     /// ```
     pub fn dim(&self) -> usize {
@@ -244,7 +242,7 @@ impl Tensor {
     /// The total number of elements.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[4, 5]).numel(), 20);
     /// ```
     pub fn numel(&self) -> usize {
@@ -254,11 +252,11 @@ impl Tensor {
     /// A copy of the data, row-major.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::from_vec(vec![1.0, 2.0], &[2]).to_vec(), vec![1.0, 2.0]);
     /// ```
     pub fn to_vec(&self) -> Vec<f32> {
-        self.data().clone()
+        self.0.storage.read_quiet().clone()
     }
 
     /// The value of a one-element tensor.
@@ -267,7 +265,7 @@ impl Tensor {
     /// If the tensor does not hold exactly one element.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::from_vec(vec![3.0, 4.0], &[2]).sum().item(), 7.0);
     /// ```
     pub fn item(&self) -> f32 {
@@ -277,13 +275,13 @@ impl Tensor {
             self.shape(),
             self.numel()
         );
-        self.data()[0]
+        self.0.storage.read_quiet()[0]
     }
 
     /// Whether gradients flow to (or through) this tensor.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert!(!Tensor::zeros(&[1]).is_requires_grad());
     /// ```
     pub fn is_requires_grad(&self) -> bool {
@@ -293,7 +291,7 @@ impl Tensor {
     /// True for tensors the user created (as opposed to results of recorded ops).
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::ones(&[1]).requires_grad(true);
     /// assert!(x.is_leaf());
     /// assert!(!(&x * 2.0).is_leaf());
@@ -305,7 +303,7 @@ impl Tensor {
     /// A stable identity for this tensor handle (clones share it). Useful as a map key.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let a = Tensor::zeros(&[1]);
     /// assert_eq!(a.id(), a.clone().id());
     /// ```
@@ -316,7 +314,7 @@ impl Tensor {
     /// The accumulated gradient of a leaf, if `backward` has reached it.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![3.0], &[1]).requires_grad(true);
     /// (&x * &x).sum().backward();
     /// assert_eq!(x.grad().unwrap().to_vec(), vec![6.0]);
@@ -329,7 +327,7 @@ impl Tensor {
     /// Optimizers' `zero_grad` instead clears it (`set_to_none`), see [`Tensor::set_grad`].
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::ones(&[2]).requires_grad(true);
     /// x.sum().backward();
     /// x.zero_grad();
@@ -348,7 +346,7 @@ impl Tensor {
     /// If the new gradient's shape differs from the tensor's.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let p = Tensor::zeros(&[2]).requires_grad(true);
     /// p.set_grad(Some(Tensor::ones(&[2])));
     /// assert_eq!(p.grad().unwrap().to_vec(), vec![1.0, 1.0]);
@@ -367,52 +365,87 @@ impl Tensor {
         *self.0.grad.lock().unwrap() = grad.map(|g| g.detach());
     }
 
-    pub(crate) fn accumulate_grad(&self, g: Tensor) {
-        let mut slot = self.0.grad.lock().unwrap();
-        match slot.as_ref() {
-            None => *slot = Some(g),
-            Some(old) => {
-                let mut sum = old.to_vec();
-                for (s, v) in sum.iter_mut().zip(g.data().iter()) {
-                    *s += v;
-                }
-                *slot = Some(Tensor::constant(sum, self.shape().to_vec()));
-            }
-        }
-    }
-
     /// Read access to the raw data, for kernels and for code that wants no copy.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let t = Tensor::ones(&[3]);
     /// assert_eq!(t.data().iter().sum::<f32>(), 3.0);
     /// ```
     pub fn data(&self) -> RwLockReadGuard<'_, Vec<f32>> {
-        self.0.data.read().unwrap_or_else(|e| e.into_inner())
+        self.0.storage.read()
     }
 
     /// Write access to the raw data, outside the graph: this is how an optimizer updates a
     /// parameter in place. Gradients already computed are not affected.
     ///
+    /// Every call counts as a write to the storage (its version goes up, as with any
+    /// in-place op in PyTorch), so a `backward` that needs the old values refuses to run
+    /// instead of silently using the new ones.
+    ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let p = Tensor::ones(&[2]);
     /// p.data_mut()[1] = 5.0;
     /// assert_eq!(p.to_vec(), vec![1.0, 5.0]);
     /// ```
     pub fn data_mut(&self) -> RwLockWriteGuard<'_, Vec<f32>> {
-        self.0.data.write().unwrap_or_else(|e| e.into_inner())
+        self.0.storage.write()
+    }
+
+    /// How many times this tensor's storage was written in place (PyTorch's `_version`).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let p = Tensor::zeros(&[2]);
+    /// let v = p.version();
+    /// p.data_mut()[0] = 1.0;
+    /// assert_eq!(p.version(), v + 1);
+    /// ```
+    pub fn version(&self) -> u64 {
+        self.0.storage.version()
+    }
+
+    /// True when both handles read and write the same memory (clones, `detach`, `reshape`).
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let a = Tensor::zeros(&[2, 2]);
+    /// assert!(a.shares_storage(&a.reshape(&[4])));
+    /// assert!(!a.shares_storage(&a.copy()));
+    /// ```
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+
+    /// A new tensor with its own copy of the values (PyTorch's `clone()`; kindling's
+    /// `clone()` is a second handle on the same tensor). The copy is a leaf that does not
+    /// require grad.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let a = Tensor::ones(&[2]);
+    /// let b = a.copy();
+    /// b.data_mut()[0] = 5.0;
+    /// assert_eq!(a.to_vec(), vec![1.0, 1.0]);
+    /// ```
+    pub fn copy(&self) -> Tensor {
+        Tensor::constant(self.to_vec(), self.shape().to_vec())
     }
 
     /// Copies `src`'s values into this tensor's storage in place (PyTorch's `copy_`),
     /// so every clone and every optimizer holding this tensor sees them.
     ///
+    /// Like PyTorch, it refuses a leaf that requires grad while grad mode is on ("a leaf
+    /// Variable that requires grad is being used in an in-place operation"): updating a
+    /// parameter by hand belongs inside [`no_grad`](crate::no_grad), where it is allowed.
+    ///
     /// # Panics
-    /// If the shapes differ; the message names both.
+    /// If the shapes differ (the message names both), or on a leaf that requires grad
+    /// outside `no_grad`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let p = Tensor::zeros(&[2]);
     /// let alias = p.clone();
     /// p.copy_from(&Tensor::ones(&[2]));
@@ -425,17 +458,50 @@ impl Tensor {
             src.shape(),
             self.shape()
         );
-        if Arc::ptr_eq(&self.0.data, &src.0.data) {
+        assert!(
+            !(self.is_leaf() && self.is_requires_grad() && is_grad_enabled()),
+            "copy_from: a leaf Variable that requires grad is being used in an in-place \
+             operation (shape {:?}); update it inside no_grad(|| ...)",
+            self.shape()
+        );
+        if self.shares_storage(src) {
+            drop(self.data_mut()); // still a write, as `x.copy_(x)` is in PyTorch
             return;
         }
         let values = src.to_vec();
         self.data_mut().copy_from_slice(&values);
     }
 
+    /// True when this handle is the only one on the tensor and on its storage.
+    pub(crate) fn is_sole_owner(&self) -> bool {
+        Arc::strong_count(&self.0) == 1 && Arc::strong_count(&self.0.storage) == 1
+    }
+
+    /// Read access to several tensors at once, taking each storage's lock only once: `&w * &w`
+    /// reading `w` twice would deadlock if another thread were waiting to write `w` between
+    /// the two reads (a waiting writer blocks new readers).
+    pub(crate) fn read_all<'a>(tensors: &[&'a Tensor]) -> Reads<'a> {
+        let mut guards: Vec<(&'a Tensor, RwLockReadGuard<'a, Vec<f32>>)> = Vec::new();
+        let mut which = Vec::with_capacity(tensors.len());
+        for &t in tensors {
+            match guards.iter().position(|(held, _)| held.shares_storage(t)) {
+                Some(i) => which.push(i),
+                None => {
+                    which.push(guards.len());
+                    guards.push((t, t.data()));
+                }
+            }
+        }
+        Reads {
+            guards: guards.into_iter().map(|(_, g)| g).collect(),
+            which,
+        }
+    }
+
     /// The op that produced this tensor, by name (`None` for leaves and freed graphs).
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::ones(&[2]).requires_grad(true);
     /// assert_eq!(x.exp().op_name(), Some("Exp"));
     /// ```
@@ -444,16 +510,24 @@ impl Tensor {
     }
 }
 
+/// The values of several tensors, each storage locked once (see [`Tensor::read_all`]).
+pub(crate) struct Reads<'a> {
+    guards: Vec<RwLockReadGuard<'a, Vec<f32>>>,
+    which: Vec<usize>,
+}
+
+impl Reads<'_> {
+    /// The values of the `i`-th tensor passed to `read_all`.
+    pub(crate) fn get(&self, i: usize) -> &[f32] {
+        &self.guards[self.which[i]]
+    }
+}
+
 /// Dropping a long chain of tensors would recurse once per node (each node owns its inputs)
 /// and overflow the stack. Instead, a dying tensor moves its inputs onto a heap stack and
 /// unlinks them one by one, so drop depth stays constant however deep the graph is.
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The last handle on a large buffer hands it to the pool for the next step.
-        if let Some(lock) = Arc::get_mut(&mut self.data) {
-            let data = std::mem::take(lock.get_mut().unwrap_or_else(|e| e.into_inner()));
-            crate::buffers::recycle(data);
-        }
         let Some(op) = self.op.get_mut().ok().and_then(|o| o.take()) else {
             return;
         };

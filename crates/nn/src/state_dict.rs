@@ -265,7 +265,9 @@ pub(crate) fn copy_matching(own: &StateDict, incoming: &StateDict) {
     for (key, mine) in own.iter() {
         if let Some(theirs) = incoming.get(key) {
             if theirs.shape() == mine.shape() {
-                mine.copy_from(theirs);
+                // As PyTorch's load_state_dict: a write outside the graph (allowed on
+                // parameters, and counted in their storage version).
+                kindling_core::no_grad(|| mine.copy_from(theirs));
             }
         }
     }

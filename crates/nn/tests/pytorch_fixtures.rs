@@ -6,7 +6,7 @@
 //! and PyTorch's output and gradients (and for BatchNorm the running statistics after each
 //! of three training steps, then an eval pass). Failure messages quote the PyTorch code.
 
-use kindling_core::Tensor;
+use kindling_core::{no_grad, Tensor};
 use kindling_nn::functional::cross_entropy;
 use kindling_nn::*;
 use serde_json::Value;
@@ -189,8 +189,10 @@ fn build_bn(case: &Value) -> (Box<dyn Module>, StatsReader) {
                 .affine(affine)
                 .track_running_stats(track);
             if affine {
-                bn.weight().unwrap().copy_from(&tensor(&case["weight"]));
-                bn.bias().unwrap().copy_from(&tensor(&case["bias"]));
+                no_grad(|| {
+                    bn.weight().unwrap().copy_from(&tensor(&case["weight"]));
+                    bn.bias().unwrap().copy_from(&tensor(&case["bias"]));
+                });
             }
             // The buffers are shared handles: reading them later sees the layer's updates.
             let (rm, rv) = (bn.running_mean(), bn.running_var());
@@ -237,8 +239,10 @@ fn batchnorm_matches_pytorch_over_three_train_steps_then_eval() {
                         .padding(u("padding")),
                 ),
             };
-            layer.parameters()[0].copy_from(&tensor(&pre["weight"]));
-            layer.parameters()[1].copy_from(&tensor(&pre["bias"]));
+            no_grad(|| {
+                layer.parameters()[0].copy_from(&tensor(&pre["weight"]));
+                layer.parameters()[1].copy_from(&tensor(&pre["bias"]));
+            });
             pre_params = layer.parameters();
             model.push(BoxedModule(layer));
         }

@@ -3,18 +3,23 @@
 //!
 //! The input is `[N, C, *]`: channel `c` is normalised over every element that has index
 //! `c` in dim 1, that is over `n = N × (product of the trailing dims)` values.
-//! - Training: mean and **biased** variance of the batch, computed in two passes in f64
-//!   (never E[x²] - E[x]², which cancels badly), then
+//! - Training: mean and **biased** variance of the batch, computed in two passes (the
+//!   mean, then the mean squared deviation from it; never E[x²] - E[x]², which cancels
+//!   badly), then
 //!   `running = (1 - momentum) · running + momentum · stat`, with the **unbiased** variance
 //!   `var · n / (n - 1)` going into `running_var`. This update happens outside the graph.
 //! - Eval: the running statistics are used instead, and nothing is updated.
 //!
 //! Like PyTorch's CPU kernel, the output is computed as `x · α + β` with
 //! `α = γ / √(σ² + eps)` and `β = b - μ · α` per channel.
+//!
+//! The reference kernels below are plain loops over each channel's values, with sums in
+//! f64. Their fast twins (`kernels/batch_norm.rs`) sum each (sample, channel) plane in f32
+//! on several threads and combine the planes in f64. The same maths composed from `mean_dim`
+//! and friends, with autograd deriving the backward pass, is in the test
+//! `core/tests/batch_norm_fused.rs`.
 
-use rayon::prelude::*;
-
-use crate::kernels::sum8;
+use crate::kernels;
 use crate::op::Op;
 use crate::Tensor;
 
@@ -36,54 +41,35 @@ fn layout(op: &str, shape: &[usize]) -> (usize, usize, usize) {
     (shape[0], shape[1], shape[2..].iter().product())
 }
 
-/// For every channel, `Σ f(a, b)` over its values: each (sample, channel) plane is summed
-/// in f32 (samples split across threads), then each channel's planes are added in f64, in
-/// a fixed order, so the result does not depend on thread timing.
-fn per_channel(
-    a: &[f32],
-    b: &[f32],
-    c: usize,
-    s: usize,
-    f: impl Fn(usize, f32, f32) -> f32 + Sync,
-) -> Vec<f64> {
-    let mut planes = vec![0.0f32; a.len() / s.max(1)];
-    planes
-        .par_chunks_mut(c)
-        .zip(a.par_chunks(c * s).zip(b.par_chunks(c * s)))
-        .for_each(|(sums, (a, b))| {
-            crate::kernels::vectorized(
-                #[inline(always)]
-                || {
-                    for (ch, sum) in sums.iter_mut().enumerate() {
-                        let range = ch * s..(ch + 1) * s;
-                        *sum = sum8(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
-                    }
-                },
-            )
-        });
-    let mut totals = vec![0.0f64; c];
-    for sample in planes.chunks(c) {
-        totals
-            .iter_mut()
-            .zip(sample)
-            .for_each(|(t, &p)| *t += p as f64);
-    }
-    totals
+/// The values of channel `ch` in `[n, c, s]` data: one run of `s` per sample.
+fn channel(x: &[f32], c: usize, s: usize, ch: usize) -> impl Iterator<Item = f32> + '_ {
+    x.chunks(c * s)
+        .flat_map(move |sample| sample[ch * s..(ch + 1) * s].iter().copied())
 }
 
-/// Per-channel mean and biased variance, in two passes: the mean first, then the mean
-/// squared deviation from it (never E[x²] - E[x]², which cancels badly).
-fn channel_stats(x: &[f32], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
+/// Reference: per-channel mean and biased variance, in f64.
+fn channel_stats_reference(x: &[f32], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
     let count = (n * s) as f64;
-    let mean: Vec<f64> = per_channel(x, x, c, s, |_, v, _| v)
-        .into_iter()
-        .map(|t| t / count)
-        .collect();
-    let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
-    let sq = per_channel(x, x, c, s, |ch, v, _| (v - mean32[ch]) * (v - mean32[ch]));
-    mean.into_iter()
-        .zip(sq)
-        .map(|(m, q)| (m, q / count))
+    (0..c)
+        .map(|ch| {
+            let mean = channel(x, c, s, ch).map(f64::from).sum::<f64>() / count;
+            let var = channel(x, c, s, ch)
+                .map(|v| (v as f64 - mean).powi(2))
+                .sum::<f64>()
+                / count;
+            (mean, var)
+        })
+        .collect()
+}
+
+/// Reference: `y = x · alpha[ch] + beta[ch]`.
+fn scale_shift_reference(x: &[f32], alpha: &[f32], beta: &[f32], c: usize, s: usize) -> Vec<f32> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ch = (i / s.max(1)) % c.max(1);
+            v * alpha[ch] + beta[ch]
+        })
         .collect()
 }
 
@@ -100,7 +86,7 @@ impl Tensor {
     /// sees only one value per channel (the variance of one value is undefined).
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2]);
     /// let (rm, rv) = (Tensor::zeros(&[2]), Tensor::ones(&[2]));
     /// let y = x.batch_norm(Some(&rm), Some(&rv), None, None, true, 0.1, 1e-5);
@@ -118,7 +104,6 @@ impl Tensor {
         momentum: f32,
         eps: f32,
     ) -> Tensor {
-        let _timer = crate::profile::scope("BatchNorm", "forward");
         let (n, c, s) = layout("batch_norm", self.shape());
         for (what, t) in [
             ("running_mean", running_mean),
@@ -144,24 +129,37 @@ impl Tensor {
                 "batch_norm: expected more than 1 value per channel when training, got input of shape {:?}",
                 self.shape()
             );
-            let stats = channel_stats(&x, n, c, s);
+            let stats = if kernels::fast() {
+                kernels::batch_norm::channel_stats(&x, n, c, s)
+            } else {
+                channel_stats_reference(&x, n, c, s)
+            };
             if let (true, Some(rm), Some(rv)) = (training, running_mean, running_var) {
+                // One buffer at a time, so that the same tensor passed as both (odd, but
+                // PyTorch allows it) updates in PyTorch's order instead of deadlocking.
                 let unbias = count as f64 / (count - 1) as f64;
-                let (mut rm, mut rv) = (rm.data_mut(), rv.data_mut());
-                for (ch, &(mu, var)) in stats.iter().enumerate() {
-                    rm[ch] = (1.0 - momentum) * rm[ch] + momentum * mu as f32;
-                    rv[ch] = (1.0 - momentum) * rv[ch] + momentum * (var * unbias) as f32;
-                }
+                let update = |buffer: &Tensor, stat: &dyn Fn(usize) -> f64| {
+                    let mut r = buffer.data_mut();
+                    for (ch, r) in r.iter_mut().enumerate() {
+                        *r = (1.0 - momentum) * *r + momentum * stat(ch) as f32;
+                    }
+                };
+                update(rm, &|ch| stats[ch].0);
+                update(rv, &|ch| stats[ch].1 * unbias);
             }
             stats
                 .iter()
                 .map(|&(mu, var)| (mu as f32, (1.0 / (var + eps as f64).sqrt()) as f32))
                 .unzip()
         } else {
-            let (rm, rv) = (running_mean.unwrap().data(), running_var.unwrap().data());
+            let running = Tensor::read_all(&[running_mean.unwrap(), running_var.unwrap()]);
             (
-                rm.to_vec(),
-                rv.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect(),
+                running.get(0).to_vec(),
+                running
+                    .get(1)
+                    .iter()
+                    .map(|&v| 1.0 / (v + eps).sqrt())
+                    .collect(),
             )
         };
 
@@ -173,25 +171,11 @@ impl Tensor {
         let beta: Vec<f32> = (0..c)
             .map(|ch| b.as_ref().map_or(0.0, |b| b[ch]) - mean[ch] * alpha[ch])
             .collect();
-        let mut out = crate::buffers::take(x.len());
-        out.par_chunks_mut(c * s)
-            .zip(x.par_chunks(c * s))
-            .for_each(|(y, x)| {
-                crate::kernels::vectorized(
-                    #[inline(always)]
-                    || {
-                        for ch in 0..c {
-                            let (a, b) = (alpha[ch], beta[ch]);
-                            for (y, &x) in y[ch * s..(ch + 1) * s]
-                                .iter_mut()
-                                .zip(&x[ch * s..(ch + 1) * s])
-                            {
-                                *y = x * a + b;
-                            }
-                        }
-                    },
-                )
-            });
+        let out = if kernels::fast() {
+            kernels::batch_norm::scale_shift(&x, &alpha, &beta, c, s)
+        } else {
+            scale_shift_reference(&x, &alpha, &beta, c, s)
+        };
         drop(x);
         let saved = Saved {
             mean,
@@ -223,46 +207,39 @@ pub(crate) fn batch_norm_backward(
     saved: &Saved,
 ) -> (Tensor, Tensor, Tensor) {
     let (n, c, s) = layout("batch_norm backward", x.shape());
-    let (xd, gd) = (x.data(), grad.data());
-    let w = weight.map(|t| t.to_vec());
+    let data = Tensor::read_all(&[grad, x]);
+    let (gd, xd) = (data.get(0), data.get(1));
+    let gamma = weight.map_or_else(|| vec![1.0; c], |t| t.to_vec());
     let (mean, inv_std) = (&saved.mean, &saved.inv_std);
-    let sum_g = per_channel(&gd, &gd, c, s, |_, g, _| g);
-    let sum_gx = per_channel(&gd, &xd, c, s, |ch, g, x| {
-        g * ((x - mean[ch]) * inv_std[ch])
-    });
-    let sums: Vec<(f64, f64)> = sum_g.into_iter().zip(sum_gx).collect();
-    let count = (n * s) as f32;
-    let mut dx = crate::buffers::take(xd.len());
-    dx.par_chunks_mut(c * s)
-        .zip(xd.par_chunks(c * s).zip(gd.par_chunks(c * s)))
-        .for_each(|(dx, (x, g))| {
-            crate::kernels::vectorized(
-                #[inline(always)]
-                || {
-                    for ch in 0..c {
-                        let (mu, inv) = (saved.mean[ch], saved.inv_std[ch]);
-                        let gamma = w.as_ref().map_or(1.0, |w| w[ch]);
-                        let range = ch * s..(ch + 1) * s;
-                        let lane = dx[range.clone()]
-                            .iter_mut()
-                            .zip(&x[range.clone()])
-                            .zip(&g[range]);
-                        if saved.batch_stats {
-                            let mean_g = (sums[ch].0 / count as f64) as f32;
-                            let mean_gx = (sums[ch].1 / count as f64) as f32;
-                            let k = gamma * inv;
-                            for ((dx, &x), &g) in lane {
-                                *dx = k * (g - mean_g - (x - mu) * inv * mean_gx);
-                            }
-                        } else {
-                            for ((dx, _), &g) in lane {
-                                *dx = gamma * inv * g;
-                            }
-                        }
-                    }
-                },
-            )
-        });
+    let sums = if kernels::fast() {
+        kernels::batch_norm::grad_sums(gd, xd, mean, inv_std, c, s)
+    } else {
+        grad_sums_reference(gd, xd, mean, inv_std, c, s)
+    };
+    // dx = k · (g - mean_g - x̂ · mean_gx) per channel; the means vanish in eval.
+    let count = (n * s) as f64;
+    let k: Vec<f32> = (0..c).map(|ch| gamma[ch] * inv_std[ch]).collect();
+    let (mean_g, mean_gx): (Vec<f32>, Vec<f32>) = if saved.batch_stats {
+        sums.iter()
+            .map(|&(sg, sgx)| ((sg / count) as f32, (sgx / count) as f32))
+            .unzip()
+    } else {
+        (vec![0.0; c], vec![0.0; c])
+    };
+    let dx = if kernels::fast() {
+        kernels::batch_norm::input_grad(gd, xd, mean, inv_std, &k, &mean_g, &mean_gx, c, s)
+    } else {
+        (0..xd.len())
+            .map(|i| {
+                let ch = (i / s.max(1)) % c;
+                if mean_g[ch] == 0.0 && mean_gx[ch] == 0.0 {
+                    return k[ch] * gd[i];
+                }
+                let x_hat = (xd[i] - mean[ch]) * inv_std[ch];
+                k[ch] * (gd[i] - mean_g[ch] - x_hat * mean_gx[ch])
+            })
+            .collect()
+    };
     let dgamma = sums.iter().map(|&(_, sgx)| sgx as f32).collect();
     let dbeta = sums.iter().map(|&(sg, _)| sg as f32).collect();
     (
@@ -270,4 +247,61 @@ pub(crate) fn batch_norm_backward(
         Tensor::constant(dgamma, vec![c]),
         Tensor::constant(dbeta, vec![c]),
     )
+}
+
+/// Reference: per channel, `(Σ g, Σ g·x̂)` in f64.
+fn grad_sums_reference(
+    g: &[f32],
+    x: &[f32],
+    mean: &[f32],
+    inv_std: &[f32],
+    c: usize,
+    s: usize,
+) -> Vec<(f64, f64)> {
+    (0..c)
+        .map(|ch| {
+            channel(g, c, s, ch)
+                .zip(channel(x, c, s, ch))
+                .fold((0.0, 0.0), |(sg, sgx), (g, x)| {
+                    let x_hat = (x - mean[ch]) * inv_std[ch];
+                    (sg + g as f64, sgx + (g * x_hat) as f64)
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_and_reference_kernels_agree() {
+        let (n, c, s) = (5, 3, 37);
+        let x: Vec<f32> = (0..n * c * s)
+            .map(|i| ((i * 13 % 29) as f32 - 9.0) * 0.3)
+            .collect();
+        let g: Vec<f32> = (0..n * c * s)
+            .map(|i| ((i * 7 % 17) as f32 - 8.0) * 0.1)
+            .collect();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * (1.0 + b.abs());
+        let fast = kernels::batch_norm::channel_stats(&x, n, c, s);
+        let reference = channel_stats_reference(&x, n, c, s);
+        for (f, r) in fast.iter().zip(&reference) {
+            assert!(close(f.0, r.0) && close(f.1, r.1), "{f:?} vs {r:?}");
+        }
+        let (alpha, beta) = ([0.5, -1.0, 2.0], [0.1, 0.2, -0.3]);
+        let y_fast = kernels::batch_norm::scale_shift(&x, &alpha, &beta, c, s);
+        assert_eq!(y_fast, scale_shift_reference(&x, &alpha, &beta, c, s));
+        let (mean, inv): (Vec<f32>, Vec<f32>) = reference
+            .iter()
+            .map(|&(m, v)| (m as f32, (1.0 / (v + 1e-5).sqrt()) as f32))
+            .unzip();
+        let fast = kernels::batch_norm::grad_sums(&g, &x, &mean, &inv, c, s);
+        for (f, r) in fast
+            .iter()
+            .zip(&grad_sums_reference(&g, &x, &mean, &inv, c, s))
+        {
+            assert!(close(f.0, r.0) && close(f.1, r.1), "{f:?} vs {r:?}");
+        }
+    }
 }

@@ -1,34 +1,33 @@
-//! 2-d convolution as im2col + SGEMM, forward and backward.
+//! 2-d convolution (really cross-correlation, as in PyTorch: the kernel is not flipped),
+//! forward and backward.
 //!
-//! im2col copies every receptive field of one image into a column of a matrix
-//! `col[C·kh·kw, oh·ow]`. The convolution is then one matrix product:
-//! `out[O, oh·ow] = W[O, C·kh·kw] · col`. Backward is two more products per image:
-//! `dW += dOut · colᵀ` and `dcol = Wᵀ · dOut`, and col2im adds `dcol` back onto the image.
-//! Images are split across threads (each runs its own single-threaded GEMM), which is the
-//! coarse parallelism that pays off at batch 64 on 2 cores.
+//! `out[n, o, y, x] = b[o] + Σ_c Σ_i Σ_j in[n, c, y·s + i - p, x·s + j - p] · w[o, c, i, j]`,
+//! where taps that land in the padding read 0. The reference kernels below are that sum
+//! written as loops, and the backward pass is the same loops sending each product's
+//! gradient back to both factors. The fast twins (`kernels/conv.rs`) compute the same thing
+//! as im2col + SGEMM; `docs/conv-as-gemm.md` explains how.
 
-use rayon::prelude::*;
-
-use crate::kernels::{num_threads, sgemm, sum8, Mat};
+use crate::kernels;
 use crate::op::Op;
+use crate::shape::numel;
 use crate::Tensor;
 
 /// The sizes of one convolution, fixed by the input and weight shapes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Geometry {
-    c: usize,
-    h: usize,
-    w: usize,
-    kh: usize,
-    kw: usize,
-    stride: usize,
-    pad: usize,
-    oh: usize,
-    ow: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub oh: usize,
+    pub ow: usize,
 }
 
 impl Geometry {
-    fn new(x: &[usize], weight: &[usize], stride: usize, pad: usize) -> Geometry {
+    pub fn new(x: &[usize], weight: &[usize], stride: usize, pad: usize) -> Geometry {
         assert!(
             x.len() == 4 && weight.len() == 4,
             "conv2d: expects input [N, C, H, W] and weight [O, C, kh, kw], got input {x:?} and weight {weight:?}"
@@ -44,11 +43,16 @@ impl Geometry {
             "conv2d: stride must be at least 1, got {stride}"
         );
         let (h, w, kh, kw) = (x[2], x[3], weight[2], weight[3]);
+        // Checked: a huge padding must not wrap around into a small, wrong size.
+        let padded = |size: usize| {
+            pad.checked_mul(2)
+                .and_then(|p| p.checked_add(size))
+                .unwrap_or_else(|| panic!("conv2d: padding {pad} is too large (input {x:?})"))
+        };
+        let (ph, pw) = (padded(h), padded(w));
         assert!(
-            h + 2 * pad >= kh && w + 2 * pad >= kw,
-            "conv2d: kernel {kh}x{kw} is larger than the padded input {}x{} (input {x:?}, weight {weight:?}, padding {pad})",
-            h + 2 * pad,
-            w + 2 * pad
+            ph >= kh && pw >= kw,
+            "conv2d: kernel {kh}x{kw} is larger than the padded input {ph}x{pw} (input {x:?}, weight {weight:?}, padding {pad})"
         );
         Geometry {
             c: x[1],
@@ -58,167 +62,17 @@ impl Geometry {
             kw,
             stride,
             pad,
-            oh: (h + 2 * pad - kh) / stride + 1,
-            ow: (w + 2 * pad - kw) / stride + 1,
+            oh: (ph - kh) / stride + 1,
+            ow: (pw - kw) / stride + 1,
         }
     }
-    fn col_rows(&self) -> usize {
-        self.c * self.kh * self.kw
-    }
-    fn col_cols(&self) -> usize {
-        self.oh * self.ow
-    }
-    fn image_len(&self) -> usize {
-        self.c * self.h * self.w
-    }
-    fn col_len(&self) -> usize {
-        self.col_rows() * self.col_cols()
-    }
 
-    /// With stride 1 and as many output as input columns (a "same" convolution such as
-    /// 3x3 with padding 1), output pixel `d = oy·w + ox` of kernel offset (i, j) reads input
-    /// pixel `d + shift` of the flattened plane, `shift = (i - pad)·w + (j - pad)`. A whole
-    /// im2col row is then one contiguous copy. Returns the shift and the range of `d` whose
-    /// source lies inside the plane. Pixels whose column ran off the left or right edge
-    /// wrapped into a neighbouring row, and the callers zero them.
-    fn flat_shift(&self, i: usize, j: usize) -> Option<(isize, usize, usize)> {
-        if self.stride != 1 || self.ow != self.w {
-            return None;
-        }
-        let shift =
-            (i as isize - self.pad as isize) * self.w as isize + (j as isize - self.pad as isize);
-        let len = (self.h * self.w) as isize;
-        let lo = (-shift).clamp(0, self.col_cols() as isize) as usize;
-        let hi = (len - shift).clamp(lo as isize, self.col_cols() as isize) as usize;
-        Some((shift, lo, hi))
-    }
-
-    /// For kernel offset `j` along a row, the output columns `[lo, hi)` whose input column
-    /// `ox·stride + j - pad` falls inside the image.
-    fn valid_cols(&self, j: usize) -> (usize, usize) {
-        let lo = self
-            .pad
-            .saturating_sub(j)
-            .div_ceil(self.stride)
-            .min(self.ow);
-        let hi = if self.w + self.pad > j {
-            ((self.w + self.pad - j - 1) / self.stride + 1).min(self.ow)
-        } else {
-            0
-        };
-        (lo, hi.max(lo))
-    }
-}
-
-/// Copies one image's receptive fields into `col` (`[C·kh·kw, oh·ow]`), zero where the
-/// field overlaps the padding.
-#[inline(always)] // into the vectorized wrappers of the conv loops
-fn im2col(g: &Geometry, image: &[f32], col: &mut [f32]) {
-    let (ohw, s) = (g.col_cols(), g.stride);
-    for c in 0..g.c {
-        let plane = &image[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for i in 0..g.kh {
-            for j in 0..g.kw {
-                let row = (c * g.kh + i) * g.kw + j;
-                let dst = &mut col[row * ohw..(row + 1) * ohw];
-                let (lo, hi) = g.valid_cols(j);
-                if let Some((shift, d_lo, d_hi)) = g.flat_shift(i, j) {
-                    // One copy per row of `col` instead of one per image row (a 14-pixel
-                    // memcpy call cost more than the copying).
-                    dst[..d_lo].fill(0.0);
-                    dst[d_hi..].fill(0.0);
-                    let from = (d_lo as isize + shift) as usize;
-                    dst[d_lo..d_hi].copy_from_slice(&plane[from..from + d_hi - d_lo]);
-                    for r in dst.chunks_mut(g.ow) {
-                        r[..lo].fill(0.0);
-                        r[hi..].fill(0.0);
-                    }
-                    continue;
-                }
-                for oy in 0..g.oh {
-                    let d = &mut dst[oy * g.ow..(oy + 1) * g.ow];
-                    let iy = (oy * s + i) as isize - g.pad as isize;
-                    if iy < 0 || iy >= g.h as isize {
-                        d.fill(0.0);
-                        continue;
-                    }
-                    let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    d[..lo].fill(0.0);
-                    d[hi..].fill(0.0);
-                    if s == 1 {
-                        let start = lo + j - g.pad;
-                        d[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
-                    } else {
-                        for (ox, v) in d[lo..hi].iter_mut().enumerate() {
-                            *v = src[(lo + ox) * s + j - g.pad];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The adjoint of im2col: adds every column entry back onto the pixel it was copied from.
-/// `col` is scratch: entries that came from the padding are zeroed on the way.
-#[inline(always)]
-fn col2im(g: &Geometry, col: &mut [f32], image: &mut [f32]) {
-    let (ohw, s) = (g.col_cols(), g.stride);
-    for c in 0..g.c {
-        let plane = &mut image[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for i in 0..g.kh {
-            for j in 0..g.kw {
-                let row = (c * g.kh + i) * g.kw + j;
-                let (lo, hi) = g.valid_cols(j);
-                if let Some((shift, d_lo, d_hi)) = g.flat_shift(i, j) {
-                    // Zero the entries whose column was padding; then the whole row adds
-                    // onto the plane in one contiguous, vectorised pass.
-                    let src = &mut col[row * ohw..(row + 1) * ohw];
-                    for r in src.chunks_mut(g.ow) {
-                        r[..lo].fill(0.0);
-                        r[hi..].fill(0.0);
-                    }
-                    let from = (d_lo as isize + shift) as usize;
-                    for (d, &v) in plane[from..from + d_hi - d_lo]
-                        .iter_mut()
-                        .zip(&src[d_lo..d_hi])
-                    {
-                        *d += v;
-                    }
-                    continue;
-                }
-                let src = &col[row * ohw..(row + 1) * ohw];
-                for oy in 0..g.oh {
-                    let iy = (oy * s + i) as isize - g.pad as isize;
-                    if iy < 0 || iy >= g.h as isize {
-                        continue;
-                    }
-                    let d = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                    let srow = &src[oy * g.ow..(oy + 1) * g.ow];
-                    if s == 1 {
-                        // Contiguous on both sides: the compiler vectorises this add.
-                        let start = lo + j - g.pad;
-                        for (d, &v) in d[start..start + hi - lo].iter_mut().zip(&srow[lo..hi]) {
-                            *d += v;
-                        }
-                    } else {
-                        for ox in lo..hi {
-                            d[ox * s + j - g.pad] += srow[ox];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Threads to give each per-image GEMM: all of them when there are fewer images than
-/// threads (the images alone cannot keep the cores busy), otherwise one.
-fn gemm_threads(images: usize) -> usize {
-    if images >= num_threads() {
-        1
-    } else {
-        num_threads()
+    /// Where, inside an `[H, W]` input plane, kernel tap (i, j) of output pixel (oy, ox)
+    /// reads, or `None` where the tap lies in the zero padding.
+    fn tap(&self, oy: usize, ox: usize, i: usize, j: usize) -> Option<usize> {
+        let iy = (oy * self.stride + i).checked_sub(self.pad)?;
+        let ix = (ox * self.stride + j).checked_sub(self.pad)?;
+        (iy < self.h && ix < self.w).then_some(iy * self.w + ix)
     }
 }
 
@@ -231,7 +85,7 @@ impl Tensor {
     /// On mismatched shapes; the message names the op and the shapes.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::ones(&[1, 1, 3, 3]);
     /// let w = Tensor::ones(&[1, 1, 2, 2]);
     /// let y = x.conv2d(&w, None, 1, 0);
@@ -245,7 +99,6 @@ impl Tensor {
         stride: usize,
         padding: usize,
     ) -> Tensor {
-        let _timer = crate::profile::scope("Conv2d", "forward");
         let g = Geometry::new(self.shape(), weight.shape(), stride, padding);
         let (n, o) = (self.shape()[0], weight.shape()[0]);
         if let Some(b) = bias {
@@ -256,50 +109,19 @@ impl Tensor {
                 weight.shape()
             );
         }
-        let ohw = g.col_cols();
-        let mut out = crate::buffers::take(n * o * ohw);
-        {
-            let (x, w) = (self.data(), weight.data());
-            let b = bias.map(|b| b.data());
-            let threads = gemm_threads(n);
-            // Each thread keeps one image's columns in a buffer of its own, small enough to
-            // stay in cache while the GEMM reads it. Backward rebuilds them the same way:
-            // cheaper than writing every image's columns out to memory and reading them back.
-            // One block of images per thread, so each thread allocates one buffer (rayon's
-            // `for_each_init` would make one per work-stealing split).
-            let per_block = n.div_ceil(n.min(num_threads()).max(1)).max(1);
-            out.par_chunks_mut(per_block * o * ohw)
-                .zip(x.par_chunks(per_block * g.image_len()))
-                .for_each(|(out, images)| {
-                    crate::kernels::vectorized(
-                        #[inline(always)]
-                        || {
-                            let mut col = crate::buffers::take(g.col_len()); // im2col writes it all
-                            for (out, image) in
-                                out.chunks_mut(o * ohw).zip(images.chunks(g.image_len()))
-                            {
-                                im2col(&g, image, &mut col);
-                                sgemm(
-                                    o,
-                                    ohw,
-                                    g.col_rows(),
-                                    Mat::rows(&w, g.col_rows()),
-                                    Mat::rows(&col, ohw),
-                                    out,
-                                    false,
-                                    threads,
-                                );
-                                if let Some(b) = &b {
-                                    for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
-                                        row.iter_mut().for_each(|v| *v += bias);
-                                    }
-                                }
-                            }
-                            crate::buffers::recycle(col);
-                        },
-                    )
-                });
-        }
+        let out_shape = vec![n, o, g.oh, g.ow];
+        numel(&out_shape); // checked: panics, naming the shape, if it overflows
+        let out = {
+            let mut inputs = vec![self, weight];
+            inputs.extend(bias);
+            let data = Tensor::read_all(&inputs);
+            let (x, w, b) = (data.get(0), data.get(1), bias.map(|_| data.get(2)));
+            if kernels::fast() {
+                kernels::conv::conv2d_forward(&g, x, w, b, n, o)
+            } else {
+                conv2d_reference(&g, x, w, b, n, o)
+            }
+        };
         let op = Op::Conv2d {
             x: self.clone(),
             w: weight.clone(),
@@ -307,8 +129,46 @@ impl Tensor {
             stride,
             padding,
         };
-        Tensor::from_op(out, vec![n, o, g.oh, g.ow], op)
+        Tensor::from_op(out, out_shape, op)
     }
+}
+
+/// The reference forward pass: the defining sum, one output element at a time.
+#[allow(clippy::needless_range_loop)] // indices that read like the formula
+pub(crate) fn conv2d_reference(
+    g: &Geometry,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    n: usize,
+    o: usize,
+) -> Vec<f32> {
+    let (plane, k) = (g.h * g.w, g.kh * g.kw);
+    let mut out = vec![0.0; n * o * g.oh * g.ow];
+    let mut at = 0;
+    for img in 0..n {
+        for oc in 0..o {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let mut sum = 0.0f32;
+                    for c in 0..g.c {
+                        let input = &x[(img * g.c + c) * plane..][..plane];
+                        let kernel = &w[(oc * g.c + c) * k..][..k];
+                        for i in 0..g.kh {
+                            for j in 0..g.kw {
+                                if let Some(p) = g.tap(oy, ox, i, j) {
+                                    sum += input[p] * kernel[i * g.kw + j];
+                                }
+                            }
+                        }
+                    }
+                    out[at] = sum + b.map_or(0.0, |b| b[oc]);
+                    at += 1;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Gradients of a convolution: `(dx if x needs it, dW, db if there is a bias)`.
@@ -321,125 +181,110 @@ pub(crate) fn conv2d_backward(
     padding: usize,
 ) -> (Option<Tensor>, Tensor, Option<Tensor>) {
     let g = Geometry::new(x.shape(), w.shape(), stride, padding);
-    let (n, o, ohw, k) = (x.shape()[0], w.shape()[0], g.col_cols(), g.col_rows());
-    let gd = grad.data();
+    let (n, o) = (x.shape()[0], w.shape()[0]);
+    let data = Tensor::read_all(&[grad, x, w]);
+    let (gd, xd, wd) = (data.get(0), data.get(1), data.get(2));
+    let want_dx = x.is_requires_grad();
+    let (dx, dw, db) = if kernels::fast() {
+        kernels::conv::conv2d_backward(&g, gd, xd, wd, n, o, want_dx)
+    } else {
+        conv2d_backward_reference(&g, gd, xd, wd, n, o, want_dx)
+    };
+    (
+        dx.map(|dx| Tensor::constant(dx, x.shape().to_vec())),
+        Tensor::constant(dw, w.shape().to_vec()),
+        has_bias.then(|| Tensor::constant(db, vec![o])),
+    )
+}
 
-    // One pass per block of images computes both products while dOut_n is in cache:
-    //   dW += dOut_n · col_nᵀ   (col_n rebuilt by im2col),
-    //   dx_n = col2im(Wᵀ · dOut_n).
-    // Each thread owns a fixed block of images and its own dW partial sum; the partials are
-    // added in block order, so the result does not depend on thread timing.
-    let blocks = n.min(num_threads()).max(1);
-    let per_block = n.div_ceil(blocks);
-    let threads = gemm_threads(n);
-    let (xd, wd) = (x.data(), w.data());
-    // Each block returns its dW partial sum followed by its db partial sum (Σ of each
-    // output channel's gradient over its pixels), also taken while dOut_n is in cache.
-    let run_block = |blk: usize, mut dx: Option<&mut [f32]>| -> Vec<f32> {
-        crate::kernels::vectorized(
-            #[inline(always)]
-            || {
-                let mut acc = vec![0.0; o * k + o];
-                // Fully written by im2col, then by the dcol product: no need to zero it.
-                let mut col = crate::buffers::take(g.col_len());
-                for (local, img) in (blk * per_block..((blk + 1) * per_block).min(n)).enumerate() {
-                    let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
-                    if has_bias {
-                        for (db, row) in acc[o * k..].iter_mut().zip(dout.chunks(ohw)) {
-                            *db += sum8(row, row, |v, _| v);
+/// The reference backward pass. Every product `in · w` of the forward sum sends the
+/// output's gradient back to both factors: `dx += dOut · w`, `dW += dOut · in`, and the
+/// bias, added once per output element, collects `db += dOut`.
+#[allow(clippy::needless_range_loop)] // indices that read like the formula
+pub(crate) fn conv2d_backward_reference(
+    g: &Geometry,
+    gd: &[f32],
+    xd: &[f32],
+    wd: &[f32],
+    n: usize,
+    o: usize,
+    want_dx: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let (plane, k) = (g.h * g.w, g.kh * g.kw);
+    let mut dx = vec![0.0; n * g.c * plane];
+    let mut dw = vec![0.0; o * g.c * k];
+    let mut db = vec![0.0; o];
+    let mut at = 0;
+    for img in 0..n {
+        for oc in 0..o {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let dout = gd[at];
+                    at += 1;
+                    db[oc] += dout;
+                    for c in 0..g.c {
+                        let (x0, w0) = ((img * g.c + c) * plane, (oc * g.c + c) * k);
+                        for i in 0..g.kh {
+                            for j in 0..g.kw {
+                                if let Some(p) = g.tap(oy, ox, i, j) {
+                                    let tap = w0 + i * g.kw + j;
+                                    dx[x0 + p] += dout * wd[tap];
+                                    dw[tap] += dout * xd[x0 + p];
+                                }
+                            }
                         }
                     }
-                    im2col(
-                        &g,
-                        &xd[img * g.image_len()..(img + 1) * g.image_len()],
-                        &mut col,
-                    );
-                    sgemm(
-                        o,
-                        k,
-                        ohw,
-                        Mat::rows(dout, ohw),
-                        Mat::transposed(&col, ohw),
-                        &mut acc[..o * k],
-                        true,
-                        threads,
-                    );
-                    if let Some(dx) = dx.as_deref_mut() {
-                        // `col` is free again: reuse it for dcol.
-                        sgemm(
-                            k,
-                            ohw,
-                            o,
-                            Mat::transposed(&wd, k),
-                            Mat::rows(dout, ohw),
-                            &mut col,
-                            false,
-                            threads,
-                        );
-                        col2im(
-                            &g,
-                            &mut col,
-                            &mut dx[local * g.image_len()..(local + 1) * g.image_len()],
-                        );
-                    }
                 }
-                crate::buffers::recycle(col);
-                acc
-            },
-        )
-    };
-    let mut gx = x
-        .is_requires_grad()
-        .then(|| crate::buffers::zeroed(x.numel()));
-    let partials: Vec<Vec<f32>> = match gx.as_mut() {
-        Some(gx) => gx
-            .par_chunks_mut(per_block * g.image_len())
-            .enumerate()
-            .map(|(blk, dx)| run_block(blk, Some(dx)))
-            .collect(),
-        None => (0..blocks)
-            .into_par_iter()
-            .map(|blk| run_block(blk, None))
-            .collect(),
-    };
-    let mut partials = partials.into_iter();
-    let mut gw = partials.next().expect("at least one block");
-    for p in partials {
-        gw.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+            }
+        }
     }
-    let db = gw.split_off(o * k);
-    let gb = has_bias.then(|| Tensor::constant(db, vec![o]));
-    let gx = gx.map(|gx| Tensor::constant(gx, x.shape().to_vec()));
-    (gx, Tensor::constant(gw, w.shape().to_vec()), gb)
+    (want_dx.then_some(dx), dw, db)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The fast im2col + SGEMM kernels against the reference loops, forward and backward,
+    /// for every path through im2col: "same" padding (the flat-shift copy), no padding,
+    /// stride 2, a kernel wider than tall, a single image, and 1x1 kernels.
     #[test]
-    fn valid_columns_cover_exactly_the_pixels_inside_the_image() {
-        for (w, k, s, p) in [
-            (7, 3, 1, 1),
-            (7, 3, 2, 0),
-            (7, 3, 2, 1),
-            (8, 5, 1, 2),
-            (5, 1, 1, 0),
-            (6, 3, 3, 2),
+    fn fast_and_reference_convolutions_agree() {
+        let values = |len: usize, salt: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| (((i * salt + 5) % 23) as f32 - 11.0) * 0.1)
+                .collect()
+        };
+        for (n, c, h, w, o, kh, kw, s, p) in [
+            (3, 2, 7, 7, 4, 3, 3, 1, 1),
+            (2, 3, 6, 5, 2, 3, 3, 1, 0),
+            (2, 2, 9, 8, 3, 3, 3, 2, 1),
+            (1, 2, 5, 6, 3, 2, 4, 1, 2),
+            (5, 4, 4, 4, 2, 1, 1, 1, 0),
         ] {
-            let g = Geometry::new(&[1, 1, 1, w], &[1, 1, 1, k], s, p);
-            for j in 0..k {
-                let (lo, hi) = g.valid_cols(j);
-                for ox in 0..g.ow {
-                    let ix = (ox * s + j) as isize - p as isize;
-                    let inside = ix >= 0 && ix < w as isize;
-                    assert_eq!(
-                        inside,
-                        (lo..hi).contains(&ox),
-                        "w {w} k {k} s {s} p {p} j {j} ox {ox}"
+            let g = Geometry::new(&[n, c, h, w], &[o, c, kh, kw], s, p);
+            let (x, wt, b) = (
+                values(n * c * h * w, 7),
+                values(o * c * kh * kw, 3),
+                values(o, 5),
+            );
+            let close = |what: &str, a: &[f32], r: &[f32]| {
+                assert_eq!(a.len(), r.len());
+                for (i, (x, y)) in a.iter().zip(r).enumerate() {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                        "{what}[{i}] {g:?}: {x} vs {y}"
                     );
                 }
-            }
+            };
+            let fast = kernels::conv::conv2d_forward(&g, &x, &wt, Some(&b), n, o);
+            close("out", &fast, &conv2d_reference(&g, &x, &wt, Some(&b), n, o));
+            let dout = values(fast.len(), 11);
+            let (fx, fw, fb) = kernels::conv::conv2d_backward(&g, &dout, &x, &wt, n, o, true);
+            let (rx, rw, rb) = conv2d_backward_reference(&g, &dout, &x, &wt, n, o, true);
+            close("dx", &fx.unwrap(), &rx.unwrap());
+            close("dw", &fw, &rw);
+            close("db", &fb, &rb);
         }
     }
 }

@@ -7,12 +7,29 @@
 
 use std::ops;
 
-use rayon::prelude::*;
-
-use crate::kernels::{par_map, par_zip};
+use crate::kernels;
 use crate::op::Op;
 use crate::shape::{broadcast_shape, broadcast_strides, numel};
 use crate::Tensor;
+
+/// `f` on every element. The reference kernel is the one-line map; the fast twin
+/// (`kernels/elementwise.rs`) splits large tensors across threads and vectorises.
+fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f32> {
+    if kernels::fast() {
+        kernels::elementwise::map(x, f)
+    } else {
+        x.iter().map(|&v| f(v)).collect()
+    }
+}
+
+/// `f` on every pair of elements of two slices of the same length.
+fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync + Send) -> Vec<f32> {
+    if kernels::fast() {
+        kernels::elementwise::zip(a, b, f)
+    } else {
+        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+    }
+}
 
 /// Reads `data` (of shape `from`) as the broadcast shape `to`, materialising the copies.
 fn expand_data(data: &[f32], from: &[usize], to: &[usize]) -> Vec<f32> {
@@ -61,19 +78,20 @@ fn broadcast_zip(
     f: impl Fn(f32, f32) -> f32 + Sync + Send,
 ) -> (Vec<f32>, Vec<usize>) {
     let shape = broadcast_shape(name, a.shape(), b.shape());
-    let (ad, bd) = (a.data(), b.data());
+    let data = Tensor::read_all(&[a, b]);
+    let (ad, bd) = (data.get(0), data.get(1));
     let out = if a.shape() == b.shape() {
-        par_zip(&ad, &bd, f)
+        zip(ad, bd, f)
     } else if bd.len() == 1 && shape == a.shape() {
         let y = bd[0];
-        par_map(&ad, |x| f(x, y))
+        map(ad, |x| f(x, y))
     } else if ad.len() == 1 && shape == b.shape() {
         let x = ad[0];
-        par_map(&bd, |y| f(x, y))
+        map(bd, |y| f(x, y))
     } else {
-        let ea = expand_data(&ad, a.shape(), &shape);
-        let eb = expand_data(&bd, b.shape(), &shape);
-        par_zip(&ea, &eb, f)
+        let ea = expand_data(ad, a.shape(), &shape);
+        let eb = expand_data(bd, b.shape(), &shape);
+        zip(&ea, &eb, f)
     };
     (out, shape)
 }
@@ -85,13 +103,12 @@ impl Tensor {
     /// If the shapes do not broadcast; the message names the op and both shapes.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
     /// let b = Tensor::from_vec(vec![10.0, 20.0], &[2]);
     /// assert_eq!(a.add(&b).to_vec(), vec![11.0, 22.0, 13.0, 24.0]);
     /// ```
     pub fn add(&self, other: &Tensor) -> Tensor {
-        let _timer = crate::profile::scope("Add", "forward");
         let (data, shape) = broadcast_zip("add", self, other, |x, y| x + y);
         Tensor::from_op(data, shape, Op::Add(self.clone(), other.clone()))
     }
@@ -99,12 +116,11 @@ impl Tensor {
     /// Element-wise difference with broadcasting, `a - b`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let a = Tensor::from_vec(vec![5.0, 7.0], &[2]);
     /// assert_eq!(a.sub(&Tensor::scalar(1.0)).to_vec(), vec![4.0, 6.0]);
     /// ```
     pub fn sub(&self, other: &Tensor) -> Tensor {
-        let _timer = crate::profile::scope("Sub", "forward");
         let (data, shape) = broadcast_zip("sub", self, other, |x, y| x - y);
         Tensor::from_op(data, shape, Op::Sub(self.clone(), other.clone()))
     }
@@ -112,12 +128,11 @@ impl Tensor {
     /// Element-wise product with broadcasting, `a * b`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let a = Tensor::from_vec(vec![1.0, 2.0], &[2]);
     /// assert_eq!(a.mul(&a).to_vec(), vec![1.0, 4.0]);
     /// ```
     pub fn mul(&self, other: &Tensor) -> Tensor {
-        let _timer = crate::profile::scope("Mul", "forward");
         let (data, shape) = broadcast_zip("mul", self, other, |x, y| x * y);
         Tensor::from_op(data, shape, Op::Mul(self.clone(), other.clone()))
     }
@@ -125,12 +140,11 @@ impl Tensor {
     /// Element-wise quotient with broadcasting, `a / b`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let a = Tensor::from_vec(vec![1.0, 3.0], &[2]);
     /// assert_eq!(a.div(&Tensor::scalar(2.0)).to_vec(), vec![0.5, 1.5]);
     /// ```
     pub fn div(&self, other: &Tensor) -> Tensor {
-        let _timer = crate::profile::scope("Div", "forward");
         let (data, shape) = broadcast_zip("div", self, other, |x, y| x / y);
         Tensor::from_op(data, shape, Op::Div(self.clone(), other.clone()))
     }
@@ -138,92 +152,83 @@ impl Tensor {
     /// Element-wise negation, `-a`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::ones(&[1]).neg().item(), -1.0);
     /// ```
     pub fn neg(&self) -> Tensor {
-        let data = par_map(&self.data(), |x| -x);
+        let data = map(&self.data(), |x| -x);
         Tensor::from_op(data, self.shape().to_vec(), Op::Neg(self.clone()))
     }
 
     /// e to the power of each element.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[1]).exp().item(), 1.0);
     /// ```
     pub fn exp(&self) -> Tensor {
-        let out = self.map_constant(f32::exp);
-        Tensor::attach(
-            &out,
-            Op::Exp {
-                x: self.clone(),
-                out: out.clone(),
-            },
-        )
+        let data = map(&self.data(), f32::exp);
+        Tensor::from_op(data, self.shape().to_vec(), Op::Exp(self.clone()))
     }
 
     /// The natural logarithm of each element.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::ones(&[1]).log().item(), 0.0);
     /// ```
     pub fn log(&self) -> Tensor {
-        let data = par_map(&self.data(), f32::ln);
+        let data = map(&self.data(), f32::ln);
         Tensor::from_op(data, self.shape().to_vec(), Op::Log(self.clone()))
     }
 
     /// The square root of each element.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::full(&[1], 9.0).sqrt().item(), 3.0);
     /// ```
     pub fn sqrt(&self) -> Tensor {
-        let out = self.map_constant(f32::sqrt);
-        Tensor::attach(
-            &out,
-            Op::Sqrt {
-                x: self.clone(),
-                out: out.clone(),
-            },
-        )
+        let data = map(&self.data(), f32::sqrt);
+        Tensor::from_op(data, self.shape().to_vec(), Op::Sqrt(self.clone()))
     }
 
     /// Each element to the power `p` (PyTorch's `x.pow(p)` for a float exponent).
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::full(&[1], 2.0).powf(3.0).item(), 8.0);
     /// ```
     pub fn powf(&self, p: f32) -> Tensor {
-        let data = par_map(&self.data(), |x| x.powf(p));
+        let data = map(&self.data(), |x| x.powf(p));
         Tensor::from_op(data, self.shape().to_vec(), Op::Powf { x: self.clone(), p })
     }
 
-    /// `max(x, 0)` element-wise.
+    /// `max(x, 0)` element-wise. A NaN stays NaN, as in PyTorch, so that a diverging
+    /// network shows it instead of hiding it behind zeros.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![-1.0, 2.0], &[2]);
     /// assert_eq!(x.relu().to_vec(), vec![0.0, 2.0]);
     /// ```
     pub fn relu(&self) -> Tensor {
-        let _timer = crate::profile::scope("Relu", "forward");
-        let data = par_map(&self.data(), |x| if x > 0.0 { x } else { 0.0 });
+        let data = map(
+            &self.data(),
+            |x| if x > 0.0 || x.is_nan() { x } else { 0.0 },
+        );
         Tensor::from_op(data, self.shape().to_vec(), Op::Relu(self.clone()))
     }
 
     /// The logistic function `1 / (1 + e^-x)`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[1]).sigmoid().item(), 0.5);
     /// ```
     pub fn sigmoid(&self) -> Tensor {
         // Written so that neither branch overflows: for very negative x, e^x → 0.
-        let out = self.map_constant(|x| {
+        let data = map(&self.data(), |x| {
             if x >= 0.0 {
                 1.0 / (1.0 + (-x).exp())
             } else {
@@ -231,34 +236,18 @@ impl Tensor {
                 e / (1.0 + e)
             }
         });
-        Tensor::attach(
-            &out,
-            Op::Sigmoid {
-                x: self.clone(),
-                out: out.clone(),
-            },
-        )
+        Tensor::from_op(data, self.shape().to_vec(), Op::Sigmoid(self.clone()))
     }
 
     /// The hyperbolic tangent.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[1]).tanh().item(), 0.0);
     /// ```
     pub fn tanh(&self) -> Tensor {
-        let out = self.map_constant(f32::tanh);
-        Tensor::attach(
-            &out,
-            Op::Tanh {
-                x: self.clone(),
-                out: out.clone(),
-            },
-        )
-    }
-
-    fn map_constant(&self, f: impl Fn(f32) -> f32 + Sync + Send) -> Tensor {
-        Tensor::constant(par_map(&self.data(), f), self.shape().to_vec())
+        let data = map(&self.data(), f32::tanh);
+        Tensor::from_op(data, self.shape().to_vec(), Op::Tanh(self.clone()))
     }
 
     // ------------------------------------------------------- helpers for backward rules
@@ -266,35 +255,19 @@ impl Tensor {
     /// `f(self, other)` element-wise for two tensors of the same shape, with no graph.
     ///
     /// Backward rules call it with `self` the incoming gradient, which the engine drops as
-    /// soon as the rule returns. When nothing else holds that gradient's buffer, the result
-    /// is written into it instead of into a new one: one less large buffer per op per step.
+    /// soon as the rule returns. The fast kernels write the result into that gradient's
+    /// buffer when nothing else holds it: one less large buffer per op per step.
     pub(crate) fn zip_map(
         &self,
         other: &Tensor,
         f: impl Fn(f32, f32) -> f32 + Sync + Send,
     ) -> Tensor {
         debug_assert_eq!(self.shape(), other.shape());
-        let unique = std::sync::Arc::strong_count(&self.0) == 1
-            && std::sync::Arc::strong_count(&self.0.data) == 1
-            && self.numel() >= crate::kernels::PAR_THRESHOLD;
-        if unique {
-            {
-                let (mut out, other) = (self.data_mut(), other.data());
-                out.par_chunks_mut(crate::kernels::PAR_THRESHOLD)
-                    .zip(other.par_chunks(crate::kernels::PAR_THRESHOLD))
-                    .for_each(|(o, b)| {
-                        crate::kernels::vectorized(
-                            #[inline(always)]
-                            || o.iter_mut().zip(b).for_each(|(o, &b)| *o = f(*o, b)),
-                        )
-                    });
-            }
+        if kernels::fast() && self.is_sole_owner() && self.numel() >= kernels::PAR_THRESHOLD {
+            kernels::elementwise::zip_in_place(&mut self.data_mut(), &other.data(), f);
             return self.detach();
         }
-        Tensor::constant(
-            par_zip(&self.data(), &other.data(), f),
-            self.shape().to_vec(),
-        )
+        Tensor::constant(zip(&self.data(), &other.data(), f), self.shape().to_vec())
     }
 
     /// This tensor broadcast to `shape` (copies materialised), with no graph.
@@ -308,7 +281,7 @@ impl Tensor {
 
     /// The reverse of broadcasting: sums this gradient over the dims that broadcasting
     /// added or stretched, so it gets the shape of the input it belongs to. Accumulates in
-    /// f64, as PyTorch's CPU reductions do.
+    /// f64, more precisely than PyTorch's f32 sums, so the last bits can differ.
     pub(crate) fn sum_to(&self, shape: &[usize]) -> Tensor {
         if self.shape() == shape {
             return self.clone();

@@ -13,7 +13,7 @@ impl Tensor {
     /// If the element counts differ; the message names both shapes.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     /// assert_eq!(x.reshape(&[3, 2]).shape(), &[3, 2]);
     /// ```
@@ -26,13 +26,13 @@ impl Tensor {
             shape,
             numel(shape)
         );
-        Tensor::share(self, shape.to_vec(), Op::Reshape(self.clone()))
+        Tensor::view_op(self, shape.to_vec(), Op::Reshape(self.clone()))
     }
 
     /// Flattens every dim from `dim` on into one (`torch.flatten(x, start_dim=dim)`).
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[2, 3, 4, 5]).flatten_from(1).shape(), &[2, 60]);
     /// ```
     pub fn flatten_from(&self, dim: impl Dim) -> Tensor {
@@ -48,7 +48,7 @@ impl Tensor {
     /// Swaps two dims.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     /// assert_eq!(x.transpose(0, 1).to_vec(), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
     /// ```
@@ -63,7 +63,7 @@ impl Tensor {
     /// The matrix transpose of a 2-d tensor (`x.t()`).
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[2, 3]).t().shape(), &[3, 2]);
     /// ```
     pub fn t(&self) -> Tensor {
@@ -81,11 +81,10 @@ impl Tensor {
     /// If `dims` is not a permutation of `0..rank`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::zeros(&[2, 3, 4]).permute(&[2, 0, 1]).shape(), &[4, 2, 3]);
     /// ```
     pub fn permute(&self, dims: &[usize]) -> Tensor {
-        let _timer = crate::profile::scope("Permute", "forward");
         let rank = self.dim();
         let mut seen = vec![false; rank];
         let valid = dims.len() == rank

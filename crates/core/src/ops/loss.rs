@@ -12,12 +12,11 @@ impl Tensor {
     /// If the input is not 2-d, the number of targets is not N, or a target is not below K.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let lp = Tensor::from_vec(vec![-0.1, -2.0, -3.0, -0.5], &[2, 2]);
     /// assert!((lp.nll_loss(&[0, 1]).item() - 0.3).abs() < 1e-6);
     /// ```
     pub fn nll_loss(&self, targets: &[usize]) -> Tensor {
-        let _timer = crate::profile::scope("NllLoss", "forward");
         let s = self.shape();
         assert!(
             s.len() == 2,
@@ -38,7 +37,8 @@ impl Tensor {
             .enumerate()
             .map(|(row, &t)| data[row * s[1] + t] as f64)
             .sum();
-        let loss = (-total / s[0].max(1) as f64) as f32;
+        // An empty batch gives 0/0 = NaN, as in PyTorch: there is no mean to report.
+        let loss = (-total / s[0] as f64) as f32;
         drop(data);
         Tensor::from_op(
             vec![loss],

@@ -4,71 +4,102 @@
 //! `kernels.rs`. Transposes are never copied: SGEMM reads a transposed operand through
 //! swapped strides, which is how both backward passes below get their `Aᵀ` and `Bᵀ`.
 
-use rayon::prelude::*;
-
-use crate::kernels::{num_threads, sgemm, Mat};
+use crate::kernels;
 use crate::op::Op;
+use crate::shape::numel;
 use crate::Tensor;
 
-/// Reads a row-major `[rows, cols]` matrix as itself or as its transpose.
-fn view(data: &[f32], cols: usize, transposed: bool) -> Mat<'_> {
-    if transposed {
-        Mat::transposed(data, cols)
-    } else {
-        Mat::rows(data, cols)
+/// The sizes of `op(a)·op(b)`, where `op` transposes a matrix when asked: `a` holds
+/// `batch` row-major matrices of `a_cols` columns, `b` one (`b_shared`) or `batch` of
+/// `b_cols` columns, and the product is `batch` matrices `[m, n]` with inner size `k`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ProductShape {
+    pub batch: usize,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a_cols: usize,
+    pub b_cols: usize,
+    pub ta: bool,
+    pub tb: bool,
+    pub b_shared: bool,
+}
+
+impl ProductShape {
+    pub fn a_len(&self) -> usize {
+        self.m * self.k
     }
+    pub fn b_len(&self) -> usize {
+        self.k * self.n
+    }
+    pub fn out_len(&self) -> usize {
+        numel(&[self.batch, self.m, self.n])
+    }
+}
+
+/// The reference product: for every output element, the dot product of a row of `op(a)`
+/// and a column of `op(b)`, summed in f32 as an SGEMM does (in another order, so the last
+/// bits can differ from the fast kernel's).
+pub(crate) fn product_reference(a: &[f32], b: &[f32], p: &ProductShape) -> Vec<f32> {
+    // Element (row r, column c) of matrix i of a side, through the transpose if asked.
+    let at = |data: &[f32], start: usize, cols: usize, t: bool, r: usize, c: usize| {
+        if t {
+            data[start + c * cols + r]
+        } else {
+            data[start + r * cols + c]
+        }
+    };
+    let mut out = vec![0.0; p.out_len()];
+    for i in 0..p.batch {
+        let b_start = if p.b_shared { 0 } else { i * p.b_len() };
+        for r in 0..p.m {
+            for c in 0..p.n {
+                let mut sum = 0.0f32;
+                for q in 0..p.k {
+                    sum += at(a, i * p.a_len(), p.a_cols, p.ta, r, q)
+                        * at(b, b_start, p.b_cols, p.tb, q, c);
+                }
+                out[(i * p.m + r) * p.n + c] = sum;
+            }
+        }
+    }
+    out
 }
 
 /// `op(a)·op(b)` where `op` transposes the last two dims when asked. `a` is `[m', k']` or
 /// `[batch, m', k']`; `b` is 2-d (shared by the batch) or 3-d with the same batch. Returns
 /// the raw product, with no graph: the building block of matmul, linear and their backward.
 pub(crate) fn product(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> Tensor {
+    let (data, shape) = product_data(a, ta, b, tb);
+    Tensor::constant(data, shape)
+}
+
+/// `product`'s values and shape.
+fn product_data(a: &Tensor, ta: bool, b: &Tensor, tb: bool) -> (Vec<f32>, Vec<usize>) {
     let (sa, sb) = (a.shape(), b.shape());
     let (ra, ca) = (sa[sa.len() - 2], sa[sa.len() - 1]);
     let (rb, cb) = (sb[sb.len() - 2], sb[sb.len() - 1]);
     let (m, k) = if ta { (ca, ra) } else { (ra, ca) };
-    let n = if tb { rb } else { cb };
-    let batch = if sa.len() == 3 { sa[0] } else { 1 };
-    let mut out = crate::buffers::take(batch * m * n);
-    let (ad, bd) = (a.data(), b.data());
-    if sb.len() == 2 && !ta {
-        // A shared right side: [batch·m, k] @ [k, n] is one product, which gemm splits
-        // across threads itself.
-        sgemm(
-            batch * m,
-            n,
-            k,
-            view(&ad, ca, false),
-            view(&bd, cb, tb),
-            &mut out,
-            false,
-            num_threads(),
-        );
+    let p = ProductShape {
+        batch: if sa.len() == 3 { sa[0] } else { 1 },
+        m,
+        n: if tb { rb } else { cb },
+        k,
+        a_cols: ca,
+        b_cols: cb,
+        ta,
+        tb,
+        b_shared: sb.len() == 2,
+    };
+    let data = Tensor::read_all(&[a, b]);
+    let out = if kernels::fast() {
+        kernels::matmul::product(data.get(0), data.get(1), &p)
     } else {
-        let b_step = if sb.len() == 3 { rb * cb } else { 0 };
-        let threads = if batch >= num_threads() {
-            1
-        } else {
-            num_threads()
-        };
-        out.par_chunks_mut(m * n).enumerate().for_each(|(i, o)| {
-            let a_i = &ad[i * ra * ca..(i + 1) * ra * ca];
-            let b_i = &bd[i * b_step..i * b_step + rb * cb];
-            sgemm(
-                m,
-                n,
-                k,
-                view(a_i, ca, ta),
-                view(b_i, cb, tb),
-                o,
-                false,
-                threads,
-            );
-        });
-    }
-    let mut shape = if sa.len() == 3 { vec![batch] } else { vec![] };
-    shape.extend([m, n]);
-    Tensor::constant(out, shape)
+        product_reference(data.get(0), data.get(1), &p)
+    };
+    let mut shape = if sa.len() == 3 { vec![p.batch] } else { vec![] };
+    shape.extend([p.m, p.n]);
+    (out, shape)
 }
 
 impl Tensor {
@@ -79,13 +110,12 @@ impl Tensor {
     /// names both shapes.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
     /// let b = Tensor::from_vec(vec![5.0, 6.0, 7.0, 8.0], &[2, 2]);
     /// assert_eq!(a.matmul(&b).to_vec(), vec![19.0, 22.0, 43.0, 50.0]);
     /// ```
     pub fn matmul(&self, other: &Tensor) -> Tensor {
-        let _timer = crate::profile::scope("MatMul", "forward");
         let (a, b) = (self.shape(), other.shape());
         let fits = match (a.len(), b.len()) {
             (2, 2) | (3, 2) => a[a.len() - 1] == b[0],
@@ -93,8 +123,8 @@ impl Tensor {
             _ => false,
         };
         assert!(fits, "matmul: shapes {a:?} and {b:?} cannot be multiplied");
-        let out = product(self, false, other, false);
-        Tensor::attach(&out, Op::MatMul(self.clone(), other.clone()))
+        let (data, shape) = product_data(self, false, other, false);
+        Tensor::from_op(data, shape, Op::MatMul(self.clone(), other.clone()))
     }
 
     /// The fully connected layer's op, `x·Wᵀ + b` for `x: [N, in]`, `W: [out, in]` and an
@@ -105,14 +135,13 @@ impl Tensor {
     /// If the shapes do not fit; the message names them.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[1, 2]);
     /// let w = Tensor::from_vec(vec![1.0, 1.0, 0.0, 3.0], &[2, 2]);
     /// let b = Tensor::from_vec(vec![0.5, 0.0], &[2]);
     /// assert_eq!(x.linear(&w, Some(&b)).to_vec(), vec![3.5, 6.0]);
     /// ```
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
-        let _timer = crate::profile::scope("Linear", "forward");
         let (x, w) = (self.shape(), weight.shape());
         assert!(
             x.len() == 2 && w.len() == 2 && x[1] == w[1],
@@ -127,15 +156,16 @@ impl Tensor {
                 w[0]
             );
         }
-        let out = product(self, false, weight, true);
+        let (mut data, shape) = product_data(self, false, weight, true);
         if let Some(b) = bias {
             let b = b.data();
-            for row in out.data_mut().chunks_mut(w[0]) {
+            for row in data.chunks_mut(w[0].max(1)) {
                 row.iter_mut().zip(b.iter()).for_each(|(y, b)| *y += b);
             }
         }
-        Tensor::attach(
-            &out,
+        Tensor::from_op(
+            data,
+            shape,
             Op::Linear {
                 x: self.clone(),
                 w: weight.clone(),

@@ -1,26 +1,26 @@
 //! 2-d max pooling. The forward pass remembers where each window's maximum was, so the
 //! backward pass routes each gradient to exactly that input element (the others get 0).
+//! The reference kernels are the plain loops below; the fast twins (`kernels/pool.rs`)
+//! split planes across threads and pick maxima without branches.
 
-use rayon::prelude::*;
-
+use crate::kernels;
 use crate::op::Op;
 use crate::Tensor;
 
 impl Tensor {
     /// Max pooling over `kernel × kernel` windows moved by `stride`, on `[N, C, H, W]`
     /// (no padding, floor rounding, as PyTorch's defaults). When a window holds equal
-    /// maxima, the first one wins, as in PyTorch.
+    /// maxima, the first one wins, and a NaN wins over any number, as in PyTorch.
     ///
     /// # Panics
     /// If the input is not 4-d, or the window is larger than the input.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec((0..16).map(|v| v as f32).collect(), &[1, 1, 4, 4]);
     /// assert_eq!(x.max_pool2d(2, 2).to_vec(), vec![5.0, 7.0, 13.0, 15.0]);
     /// ```
     pub fn max_pool2d(&self, kernel: usize, stride: usize) -> Tensor {
-        let _timer = crate::profile::scope("MaxPool2d", "forward");
         let s = self.shape();
         assert!(
             s.len() == 4,
@@ -36,20 +36,14 @@ impl Tensor {
             "max_pool2d: kernel {kernel} is larger than the input plane {h}x{w} (shape {s:?})"
         );
         let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
-        let mut out = crate::buffers::take(planes * oh * ow);
-        let mut argmax = vec![0u32; planes * oh * ow];
-        {
+        let (out, argmax) = {
             let x = self.data();
-            out.par_chunks_mut(oh * ow)
-                .zip(argmax.par_chunks_mut(oh * ow))
-                .zip(x.par_chunks(h * w))
-                .for_each(|((out, arg), plane)| {
-                    crate::kernels::vectorized(
-                        #[inline(always)]
-                        || pool_plane(plane, w, kernel, stride, ow, out, arg),
-                    )
-                });
-        }
+            if kernels::fast() {
+                kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow)
+            } else {
+                max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
+            }
+        };
         Tensor::from_op(
             out,
             vec![s[0], s[1], oh, ow],
@@ -61,94 +55,84 @@ impl Tensor {
     }
 }
 
-/// Max-pools one `[h, w]` plane into `out` (`[oh, ow]`), recording each maximum's index.
-///
-/// The selection is written without data-dependent branches: on real activations "is this
-/// the new maximum?" is a coin flip, and a mispredicted branch per element made this op
-/// 7x slower than it is now. A NaN wins (so it propagates), and among equal values the
-/// first wins, both as in PyTorch.
-#[inline(always)] // into the vectorized wrapper that calls it
-fn pool_plane(
-    plane: &[f32],
+/// Reference: for every window, scan its values, keeping the first maximum (or the first
+/// NaN), and note where it was inside the plane.
+#[allow(clippy::too_many_arguments)] // the pooling geometry
+pub(crate) fn max_pool2d_reference(
+    x: &[f32],
+    planes: usize,
+    h: usize,
     w: usize,
     kernel: usize,
     stride: usize,
+    oh: usize,
     ow: usize,
-    out: &mut [f32],
-    arg: &mut [u32],
-) {
-    if kernel == 2 && stride == 2 {
-        return pool_plane_2x2(plane, w, ow, out, arg);
-    }
-    for (oy, (out_row, arg_row)) in out.chunks_mut(ow).zip(arg.chunks_mut(ow)).enumerate() {
-        for (ox, (o, a)) in out_row.iter_mut().zip(arg_row.iter_mut()).enumerate() {
-            let mut best = f32::NEG_INFINITY;
-            let mut at = (oy * stride) * w + ox * stride;
-            let mut seen_nan = false;
-            for i in 0..kernel {
-                let row = (oy * stride + i) * w + ox * stride;
-                for (j, &v) in plane[row..row + kernel].iter().enumerate() {
-                    let take = (v > best) & !seen_nan | (v.is_nan() & !seen_nan);
-                    seen_nan |= v.is_nan();
-                    best = if take { v } else { best };
-                    at = if take { row + j } else { at };
+) -> (Vec<f32>, Vec<u32>) {
+    let mut out = Vec::with_capacity(planes * oh * ow);
+    let mut argmax = Vec::with_capacity(planes * oh * ow);
+    for plane in x.chunks(h * w).take(planes) {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut at = oy * stride * w + ox * stride;
+                for i in 0..kernel {
+                    for j in 0..kernel {
+                        let p = (oy * stride + i) * w + ox * stride + j;
+                        let (v, best) = (plane[p], plane[at]);
+                        if !best.is_nan() && (v > best || v.is_nan()) {
+                            at = p;
+                        }
+                    }
                 }
+                out.push(plane[at]);
+                argmax.push(at as u32);
             }
-            *o = best;
-            *a = at as u32;
         }
     }
-}
-
-/// The common 2x2, stride-2 case, unrolled so that the compiler turns every choice into a
-/// select instruction.
-#[inline(always)]
-fn pool_plane_2x2(plane: &[f32], w: usize, ow: usize, out: &mut [f32], arg: &mut [u32]) {
-    // Picks the larger of two (value, index) pairs; `b` must beat `a` strictly (or be NaN
-    // where `a` is not) to win, so the first maximum is kept.
-    #[inline(always)]
-    fn pick(a: (f32, u32), b: (f32, u32)) -> (f32, u32) {
-        let take = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
-        // Select with a bit mask: an `if` here may compile to a branch, mispredicted on
-        // half the windows.
-        let m = (take as u32).wrapping_neg();
-        let v = f32::from_bits((b.0.to_bits() & m) | (a.0.to_bits() & !m));
-        (v, (b.1 & m) | (a.1 & !m))
-    }
-    for (oy, (out_row, arg_row)) in out.chunks_mut(ow).zip(arg.chunks_mut(ow)).enumerate() {
-        let r0 = 2 * oy * w;
-        let (top, bottom) = (&plane[r0..r0 + 2 * ow], &plane[r0 + w..r0 + w + 2 * ow]);
-        for ox in 0..ow {
-            let i = (r0 + 2 * ox) as u32;
-            let upper = pick((top[2 * ox], i), (top[2 * ox + 1], i + 1));
-            let lower = pick(
-                (bottom[2 * ox], i + w as u32),
-                (bottom[2 * ox + 1], i + w as u32 + 1),
-            );
-            let (v, at) = pick(upper, lower);
-            out_row[ox] = v;
-            arg_row[ox] = at;
-        }
-    }
+    (out, argmax)
 }
 
 /// Sends each output gradient back to the input element that was the window's maximum.
 pub(crate) fn max_pool2d_backward(grad: &Tensor, input_shape: &[usize], argmax: &[u32]) -> Tensor {
     let plane = input_shape[2] * input_shape[3];
     let out_plane = grad.shape()[2] * grad.shape()[3];
+    let len = input_shape.iter().product();
     let gd = grad.data();
-    let mut gx = crate::buffers::zeroed(input_shape.iter().product());
-    gx.par_chunks_mut(plane)
-        .zip(gd.par_chunks(out_plane).zip(argmax.par_chunks(out_plane)))
-        .for_each(|(dx, (g, arg))| {
-            crate::kernels::vectorized(
-                #[inline(always)]
-                || {
-                    for (&g, &a) in g.iter().zip(arg) {
-                        dx[a as usize] += g;
-                    }
-                },
-            )
-        });
+    let gx = if kernels::fast() {
+        kernels::pool::max_pool2d_backward(&gd, argmax, plane, out_plane, len)
+    } else {
+        let mut gx = vec![0.0; len];
+        for (i, (&g, &at)) in gd.iter().zip(argmax).enumerate() {
+            gx[(i / out_plane) * plane + at as usize] += g;
+        }
+        gx
+    };
     Tensor::constant(gx, input_shape.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_and_reference_pooling_agree_on_ties_and_nans() {
+        let (planes, h, w) = (3, 7, 6);
+        let mut x: Vec<f32> = (0..planes * h * w).map(|i| ((i * 5) % 7) as f32).collect();
+        x[3] = f32::NAN;
+        x[50] = f32::NAN;
+        for (kernel, stride) in [(2, 2), (3, 1), (3, 2), (1, 1)] {
+            let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
+            let (fv, fa) = kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow);
+            let (rv, ra) = max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow);
+            assert_eq!(fa, ra, "kernel {kernel} stride {stride}");
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fv), bits(&rv));
+            let g: Vec<f32> = (0..fv.len()).map(|i| i as f32 * 0.5).collect();
+            let mut want = vec![0.0; x.len()];
+            for (i, &a) in ra.iter().enumerate() {
+                want[(i / (oh * ow)) * h * w + a as usize] += g[i];
+            }
+            let fast = kernels::pool::max_pool2d_backward(&g, &fa, h * w, oh * ow, x.len());
+            assert_eq!(fast, want);
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Reductions: `sum`, `mean` (of everything, to a scalar) and `sum_dim`, `mean_dim` (along
-//! one dim). Sums accumulate in f64, as PyTorch's CPU kernels do for f32, so long sums do
-//! not drift.
+//! one dim), and `argmax`. Sums accumulate in f64, more precisely than PyTorch's f32 sums
+//! (which add in f32 with cascade summation), so the last bits can differ from PyTorch's.
 
 use crate::op::Op;
 use crate::shape::split_at_dim;
@@ -10,7 +10,7 @@ impl Tensor {
     /// The sum of all elements, as a scalar tensor (shape `[]`).
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).sum().item(), 6.0);
     /// ```
     pub fn sum(&self) -> Tensor {
@@ -21,7 +21,7 @@ impl Tensor {
     /// The mean of all elements, as a scalar tensor.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// assert_eq!(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).mean().item(), 2.0);
     /// ```
     pub fn mean(&self) -> Tensor {
@@ -34,7 +34,7 @@ impl Tensor {
     /// stays, with size 1, as in PyTorch.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     /// assert_eq!(x.sum_dim(0, false).to_vec(), vec![5.0, 7.0, 9.0]);
     /// assert_eq!(x.sum_dim(-1, true).shape(), &[2, 1]);
@@ -56,7 +56,7 @@ impl Tensor {
     /// Means along `dim`; see [`Tensor::sum_dim`].
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     /// assert_eq!(x.mean_dim(1, false).to_vec(), vec![2.0, 5.0]);
     /// ```
@@ -86,7 +86,7 @@ impl Tensor {
     /// If `dim` is out of range, the dim is empty, or it is longer than 2²⁴.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let logits = Tensor::from_vec(vec![0.1, 2.0, 2.0, 5.0, -1.0, 0.0], &[2, 3]);
     /// assert_eq!(logits.argmax(1).to_vec(), vec![1.0, 0.0]);
     /// assert_eq!(logits.argmax(-1).shape(), &[2]);

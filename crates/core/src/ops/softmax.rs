@@ -42,7 +42,7 @@ impl Tensor {
     /// `exp(x) / Σ exp(x)` along `dim`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let p = Tensor::from_vec(vec![1.0, 1.0], &[1, 2]).softmax(1);
     /// assert_eq!(p.to_vec(), vec![0.5, 0.5]);
     /// ```
@@ -60,12 +60,11 @@ impl Tensor {
             let inv = (1.0 / total) as f32;
             y.iter_mut().for_each(|y| *y *= inv);
         });
-        let out = Tensor::constant(out, self.shape().to_vec());
-        Tensor::attach(
-            &out,
+        Tensor::from_op(
+            out,
+            self.shape().to_vec(),
             Op::Softmax {
                 x: self.clone(),
-                out: out.clone(),
                 dim,
             },
         )
@@ -74,12 +73,11 @@ impl Tensor {
     /// `x - log Σ exp(x)` along `dim`, computed as `x - m - log Σ exp(x - m)`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let lp = Tensor::from_vec(vec![1000.0, 1000.0], &[1, 2]).log_softmax(1);
     /// assert!((lp.to_vec()[0] + std::f32::consts::LN_2).abs() < 1e-6);
     /// ```
     pub fn log_softmax(&self, dim: impl Dim) -> Tensor {
-        let _timer = crate::profile::scope("LogSoftmax", "forward");
         let dim = dim.resolve("log_softmax", self.shape());
         let mut out = vec![0.0; self.numel()];
         for_each_lane(self.shape(), dim, &[&self.data()], &mut out, |lanes, y| {
@@ -91,12 +89,11 @@ impl Tensor {
                 *y = v - m - log_total;
             }
         });
-        let out = Tensor::constant(out, self.shape().to_vec());
-        Tensor::attach(
-            &out,
+        Tensor::from_op(
+            out,
+            self.shape().to_vec(),
             Op::LogSoftmax {
                 x: self.clone(),
-                out: out.clone(),
                 dim,
             },
         )

@@ -67,6 +67,29 @@ pub(crate) fn recycle(v: Vec<f32>) {
     pool.free.push(v);
 }
 
+/// Keeps glibc's allocator from handing large buffers back to the kernel on every free.
+///
+/// A training step allocates and frees the same large activations (several MB each) again
+/// and again. By default glibc serves such sizes with fresh `mmap`s, or trims the heap after
+/// they are freed, so every step pays page faults and the kernel zeroing pages: a quarter of
+/// the step time, measured with `perf`. Raising the two thresholds keeps freed memory in the
+/// process for the next step; resident memory then stays flat at the step's peak.
+pub(crate) fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: mallopt only changes allocator tuning parameters; it is safe to call
+            // at any time, and we call it once.
+            unsafe {
+                // 32 MiB is the largest value glibc accepts here (half its heap size).
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,151 @@
+//! The fast twins of batch normalisation's reference kernels (`ops/batch_norm.rs`).
+//!
+//! Each (sample, channel) plane is summed in f32 with eight SIMD lanes, samples split
+//! across threads; then each channel's plane sums are added in f64, in a fixed order, so the
+//! result does not depend on thread timing. The element-wise passes run a block of samples
+//! per thread, compiled for AVX2.
+
+use rayon::prelude::*;
+
+use super::{buffers, sum_zip, vectorized};
+
+/// For every channel, `Σ f(channel, a, b)` over its values, for `[n, c, s]` data.
+fn per_channel(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    s: usize,
+    f: impl Fn(usize, f32, f32) -> f32 + Sync,
+) -> Vec<f64> {
+    let mut totals = vec![0.0f64; c];
+    if a.is_empty() {
+        return totals;
+    }
+    let mut planes = vec![0.0f32; a.len() / s];
+    planes
+        .par_chunks_mut(c)
+        .zip(a.par_chunks(c * s).zip(b.par_chunks(c * s)))
+        .for_each(|(sums, (a, b))| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (ch, sum) in sums.iter_mut().enumerate() {
+                        let range = ch * s..(ch + 1) * s;
+                        *sum = sum_zip(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
+                    }
+                },
+            )
+        });
+    for sample in planes.chunks(c) {
+        totals
+            .iter_mut()
+            .zip(sample)
+            .for_each(|(t, &p)| *t += p as f64);
+    }
+    totals
+}
+
+/// Per-channel mean and biased variance, in two passes (never E[x²] - E[x]², which
+/// cancels badly).
+pub(crate) fn channel_stats(x: &[f32], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
+    let count = (n * s) as f64;
+    let mean: Vec<f64> = per_channel(x, x, c, s, |_, v, _| v)
+        .into_iter()
+        .map(|t| t / count)
+        .collect();
+    let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+    let sq = per_channel(x, x, c, s, |ch, v, _| (v - mean32[ch]) * (v - mean32[ch]));
+    mean.into_iter()
+        .zip(sq)
+        .map(|(m, q)| (m, q / count))
+        .collect()
+}
+
+/// `y = x · alpha[ch] + beta[ch]` for `[n, c, s]` data.
+pub(crate) fn scale_shift(x: &[f32], alpha: &[f32], beta: &[f32], c: usize, s: usize) -> Vec<f32> {
+    let mut out = buffers::take(x.len());
+    if out.is_empty() {
+        return out;
+    }
+    out.par_chunks_mut(c * s)
+        .zip(x.par_chunks(c * s))
+        .for_each(|(y, x)| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ch in 0..c {
+                        let (a, b) = (alpha[ch], beta[ch]);
+                        for (y, &x) in y[ch * s..(ch + 1) * s]
+                            .iter_mut()
+                            .zip(&x[ch * s..(ch + 1) * s])
+                        {
+                            *y = x * a + b;
+                        }
+                    }
+                },
+            )
+        });
+    out
+}
+
+/// Per channel, `(Σ g, Σ g·x̂)` with `x̂ = (x - mean)·inv_std`.
+pub(crate) fn grad_sums(
+    g: &[f32],
+    x: &[f32],
+    mean: &[f32],
+    inv_std: &[f32],
+    c: usize,
+    s: usize,
+) -> Vec<(f64, f64)> {
+    let sum_g = per_channel(g, g, c, s, |_, g, _| g);
+    let sum_gx = per_channel(g, x, c, s, |ch, g, x| g * ((x - mean[ch]) * inv_std[ch]));
+    sum_g.into_iter().zip(sum_gx).collect()
+}
+
+/// `dx = k[ch] · (g - mean_g[ch] - x̂ · mean_gx[ch])` for `[n, c, s]` data, with
+/// `x̂ = (x - mean)·inv_std` (`mean_g` and `mean_gx` are zero when running statistics
+/// normalised the input).
+#[allow(clippy::too_many_arguments)] // per-channel coefficients of one formula
+pub(crate) fn input_grad(
+    g: &[f32],
+    x: &[f32],
+    mean: &[f32],
+    inv_std: &[f32],
+    k: &[f32],
+    mean_g: &[f32],
+    mean_gx: &[f32],
+    c: usize,
+    s: usize,
+) -> Vec<f32> {
+    let mut dx = buffers::take(x.len());
+    if dx.is_empty() {
+        return dx;
+    }
+    dx.par_chunks_mut(c * s)
+        .zip(x.par_chunks(c * s).zip(g.par_chunks(c * s)))
+        .for_each(|(dx, (x, g))| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ch in 0..c {
+                        let (mu, inv, k, mg, mgx) =
+                            (mean[ch], inv_std[ch], k[ch], mean_g[ch], mean_gx[ch]);
+                        let range = ch * s..(ch + 1) * s;
+                        let lane = dx[range.clone()]
+                            .iter_mut()
+                            .zip(&x[range.clone()])
+                            .zip(&g[range]);
+                        if mg == 0.0 && mgx == 0.0 {
+                            // running statistics: x does not enter (an infinite x stays out)
+                            lane.for_each(|((dx, _), &g)| *dx = k * g);
+                        } else {
+                            for ((dx, &x), &g) in lane {
+                                *dx = k * (g - mg - (x - mu) * inv * mgx);
+                            }
+                        }
+                    }
+                },
+            )
+        });
+    dx
+}

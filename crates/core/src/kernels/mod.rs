@@ -1,0 +1,169 @@
+//! The fast kernels: threads, SIMD, the buffer pool and the SGEMM. Nothing here is needed
+//! to understand what an op computes; that is in `ops/`, where every op also has a plain
+//! reference kernel. This folder is where the speed comes from.
+//!
+//! - `elementwise.rs`: element-wise maps split across threads, vectorised.
+//! - `gemm.rs`: the SGEMM call (the `gemm` crate) and its row-block threading.
+//! - `matmul.rs`, `conv.rs`, `batch_norm.rs`, `pool.rs`: the fast twins of the reference
+//!   kernels in `ops/` of the same name. A test beside each checks that the twins agree.
+//! - `buffers.rs`: the pool that recycles large buffers between training steps.
+//!
+//! [`set_kernels`] (or `KINDLING_KERNELS=reference` in the environment) runs a whole program
+//! on the reference kernels instead, which is slower but can be stepped through in a
+//! debugger line by line: minitorch's "simple" and "fast" backends behind one interface.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+pub(crate) mod batch_norm;
+pub(crate) mod buffers;
+pub(crate) mod conv;
+pub(crate) mod elementwise;
+pub(crate) mod gemm;
+pub(crate) mod matmul;
+pub(crate) mod pool;
+
+/// Which kernels the ops run: the plain reference loops in `ops/`, or the fast ones here.
+///
+/// ```
+/// use kindling_core::kernels::{kernels, set_kernels, Kernels};
+/// let before = kernels();
+/// set_kernels(Kernels::Reference);
+/// assert_eq!(kernels(), Kernels::Reference);
+/// set_kernels(before);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// The plain loops beside each op in `ops/`: one thread, no SIMD, no buffer reuse.
+    Reference,
+    /// Threads, SIMD and buffer reuse, from this folder. The default.
+    Fast,
+}
+
+/// 0: not read from the environment yet; 1: reference; 2: fast.
+static MODE: AtomicU8 = AtomicU8::new(0);
+
+/// Chooses the kernels for the whole process. Results agree to within rounding either way
+/// (sums are taken in a different order), which the twin tests check.
+///
+/// ```
+/// use kindling_core::kernels::{set_kernels, Kernels};
+/// set_kernels(Kernels::Fast);
+/// ```
+pub fn set_kernels(k: Kernels) {
+    MODE.store(
+        match k {
+            Kernels::Reference => 1,
+            Kernels::Fast => 2,
+        },
+        Ordering::Relaxed,
+    );
+}
+
+/// The kernels in use: `Fast` unless [`set_kernels`] or `KINDLING_KERNELS=reference` chose
+/// the reference ones.
+///
+/// ```
+/// use kindling_core::kernels::{kernels, Kernels};
+/// if std::env::var("KINDLING_KERNELS").is_err() {
+///     assert_eq!(kernels(), Kernels::Fast);
+/// }
+/// ```
+pub fn kernels() -> Kernels {
+    match MODE.load(Ordering::Relaxed) {
+        1 => Kernels::Reference,
+        2 => Kernels::Fast,
+        _ => {
+            let from_env = match std::env::var("KINDLING_KERNELS").as_deref() {
+                Ok("reference") => Kernels::Reference,
+                _ => Kernels::Fast,
+            };
+            // Only the first reader sets it, so a `set_kernels` that raced us wins.
+            let code = if from_env == Kernels::Reference { 1 } else { 2 };
+            let _ = MODE.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
+            kernels()
+        }
+    }
+}
+
+/// True when the ops should call the fast kernels in this folder.
+#[inline]
+pub(crate) fn fast() -> bool {
+    kernels() == Kernels::Fast
+}
+
+/// Below this many elements, element-wise work stays on the calling thread: spawning
+/// costs more than it saves.
+pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
+
+/// Sets how many threads kindling's kernels use (rayon's global pool). Call it once, before
+/// any tensor work; later calls return an error, as rayon allows one global pool.
+///
+/// ```
+/// // The first call in a process wins; this example just shows the call.
+/// let _ = kindling_core::set_num_threads(2);
+/// ```
+pub fn set_num_threads(n: usize) -> Result<(), String> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| format!("set_num_threads({n}): {e}"))
+}
+
+/// The number of threads kernels split work over.
+///
+/// ```
+/// assert!(kindling_core::num_threads() >= 1);
+/// ```
+pub fn num_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// Runs `f` compiled for AVX2 and FMA when the CPU has them, and as plain code otherwise.
+///
+/// A program that uses kindling as a dependency is built for the baseline x86-64 CPU (no
+/// AVX). The hot loops and the optimizers' fused multiply-adds run through this wrapper, so
+/// they get 256-bit vectors and one-instruction `mul_add` all the same. The results do not
+/// change: enabling the features changes which instructions compute each operation, not the
+/// operations themselves (Rust never reassociates or fuses floating-point arithmetic).
+///
+/// ```
+/// let sum: f32 = kindling_core::kernels::vectorized(#[inline(always)] || (1..=4).map(|v| v as f32).sum());
+/// assert_eq!(sum, 10.0);
+/// ```
+#[doc(hidden)]
+#[inline(always)]
+pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn with_avx2_fma<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU supports both features, checked just above.
+            return unsafe { with_avx2_fma(f) };
+        }
+    }
+    f()
+}
+
+/// `Σ f(a[i], b[i])` in f32 with eight independent partial sums: the compiler turns the
+/// loop into SIMD, and eight short sums lose less precision than one long one.
+#[inline]
+pub(crate) fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(&x, &y)| f(x, y))
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += f(x[l], y[l]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}

@@ -1,0 +1,62 @@
+//! `Storage`: the memory behind a tensor, shared by every handle and view on it.
+//!
+//! It owns the `Vec<f32>` behind a reader-writer lock, and counts its writes in a version
+//! number, as PyTorch does: an op that saves a tensor for its backward pass notes the
+//! version, and backward refuses to run if the values changed in between (an optimizer step
+//! between `forward` and `backward` would otherwise silently give gradients of the new
+//! values). When the last handle goes, a large buffer goes back to the pool for the next
+//! training step (`kernels/buffers.rs`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub(crate) struct Storage {
+    data: RwLock<Vec<f32>>,
+    /// How many times the values were handed out for writing.
+    version: AtomicU64,
+}
+
+impl Storage {
+    pub(crate) fn new(data: Vec<f32>) -> Storage {
+        crate::kernels::buffers::tune_allocator();
+        Storage {
+            data: RwLock::new(data),
+            version: AtomicU64::new(0),
+        }
+    }
+
+    /// Read access. A panic while a lock was held cannot leave the `Vec` half-built (every
+    /// writer only stores floats), so a poisoned lock is simply taken over.
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<f32>> {
+        crate::profile::input_read();
+        self.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Read access that does not count as an op reading its input (for `to_vec`, `item`).
+    pub(crate) fn read_quiet(&self) -> RwLockReadGuard<'_, Vec<f32>> {
+        self.data.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access; counts as a new version whether or not the caller writes.
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Vec<f32>> {
+        self.version.fetch_add(1, Ordering::Relaxed);
+        self.data.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
+    }
+
+    /// Moves the buffer out (leaving an empty one), for a caller that holds the only
+    /// handle: no copy and no lock.
+    pub(crate) fn take_vec(&mut self) -> Vec<f32> {
+        std::mem::take(self.data.get_mut().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        let data = std::mem::take(self.data.get_mut().unwrap_or_else(|e| e.into_inner()));
+        crate::kernels::buffers::recycle(data);
+    }
+}
