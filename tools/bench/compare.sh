@@ -3,11 +3,11 @@
 # in the same sitting, and prints each round plus the median of each figure and the ratios.
 # The machines here are noisy, so only medians of interleaved runs are worth comparing.
 #
-#   tools/bench/compare.sh [ROUNDS] [PYTHON]       (defaults: 5, /work/venv/bin/python)
+#   tools/bench/compare.sh [ROUNDS] [PYTHON]       (defaults: 5, python3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-5}
-python=${2:-/work/venv/bin/python}
+python=${2:-python3}
 cargo build --release --example bench_cnn >/dev/null 2>&1
 out=$(mktemp)
 for _ in $(seq "$rounds"); do

@@ -2,7 +2,7 @@
 count, on random data of the same shape. Prints the median ms per training step (forward,
 backward, SGD step, after warm-up) and inference images per second, with and without BN.
 
-    /work/venv/bin/python tools/bench/torch_ref.py --threads 2 --steps 50
+    python3 tools/bench/torch_ref.py --threads 2 --steps 50
 
 Run it in the same sitting as `cargo run --release --example bench_cnn` and compare the
 ratio: these machines are noisy, absolute times are not stable.

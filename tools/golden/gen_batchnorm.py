@@ -24,7 +24,7 @@ With ``pre`` set, ``input`` / ``grad_input`` / eval ``input`` refer to the
 front layer's input, and ``pre`` also holds that layer's weight, bias and
 per-step gradients, plus its constructor arguments under ``config``.
 
-Run:  /work/venv/bin/python tools/golden/gen_batchnorm.py   (from the repo root)
+Run:  python3 tools/golden/gen_batchnorm.py   (from the repo root)
 """
 
 import pathlib

@@ -18,7 +18,7 @@ input, upstream, output, grad_input, grad_params (key -> tensor); the
 sequential case adds loss, state_after and sgd_step and has upstream null.
 ``num_batches_tracked`` (int64 in torch) is written as a float tensor of shape [].
 
-Run:  /work/venv/bin/python tools/golden/gen_layers.py   (from the repo root)
+Run:  python3 tools/golden/gen_layers.py   (from the repo root)
 """
 
 import pathlib

@@ -12,7 +12,7 @@ Case keys: name, torch (the PyTorch expression checked), op, inputs
 (name -> tensor, all require grad), args (op-specific), upstream, output,
 grads (name -> tensor, one per input).
 
-Run:  /work/venv/bin/python tools/golden/gen_ops.py   (from the repo root)
+Run:  python3 tools/golden/gen_ops.py   (from the repo root)
 """
 
 import pathlib

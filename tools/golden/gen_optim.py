@@ -21,7 +21,7 @@ exactly as PyTorch's (recursive) formulas produce them.
 The optimizers run with foreach=False, PyTorch's single-tensor code path (the
 default on CPU), named in the ``torch`` field so the path checked is explicit.
 
-Run:  /work/venv/bin/python tools/golden/gen_optim.py   (from the repo root)
+Run:  python3 tools/golden/gen_optim.py   (from the repo root)
 """
 
 import pathlib

@@ -328,7 +328,8 @@ pub fn gradcheck(
     };
     out.backward_with(&upstream);
 
-    // L(x) in f64, so that the finite difference loses as little as possible.
+    // The weighted sum Σ f(x)·u in f64 (f itself runs in f32), so that the finite
+    // difference loses as little as possible.
     let loss = |xs: &[Tensor]| -> f64 {
         let y = crate::no_grad(|| f(xs)).to_vec();
         y.iter()

@@ -61,8 +61,10 @@ pub trait Module {
         self.set_training(false);
     }
 
-    /// Every parameter and buffer under PyTorch's keys, in PyTorch's order (a module's own
-    /// parameters, then its buffers, then its children's). The values share storage with
+    /// Every parameter and buffer under PyTorch's keys: all of `named_parameters`, then all
+    /// of `named_buffers`. That is PyTorch's order for a single layer; a module whose
+    /// children hold buffers overrides it to get PyTorch's child-by-child order, as
+    /// `Sequential` does. The values share storage with
     /// the module, as in PyTorch; use [`StateDict::deep_copy`] for a snapshot.
     fn state_dict(&self) -> StateDict {
         let mut sd = StateDict::new();
