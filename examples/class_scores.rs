@@ -169,8 +169,8 @@ fn main() {
 
     // Training mode: normalise with the batch's own statistics.
     let mut bn = nn::BatchNorm1d::new(c); // γ = 1, β = 0, momentum 0.1, eps 1e-5
-    let momentum = bn.get_momentum() as f64;
-    let (eps, eps_text) = (bn.get_eps() as f64, format!("{:e}", bn.get_eps()));
+    let momentum = bn.config().momentum as f64;
+    let (eps, eps_text) = (bn.config().eps as f64, format!("{:e}", bn.config().eps));
     bn.train();
     let normalized = bn.forward(&scores);
     let train_out = normalized.to_vec();
@@ -200,7 +200,7 @@ fn main() {
     );
 
     let gamma = bn.weight().expect("affine BatchNorm has γ").to_vec();
-    let beta = bn.bias().expect("affine BatchNorm has β").to_vec();
+    let beta = bn.bias_tensor().expect("affine BatchNorm has β").to_vec();
     println!(
         "γ (weight): {}    β (bias): {}",
         vector(&gamma),

@@ -41,6 +41,26 @@ pub struct BatchNorm<const D: usize> {
     training: bool,
 }
 
+/// A BatchNorm layer's settings, as [`BatchNorm::config`] reports them.
+///
+/// ```
+/// let config = kindling::nn::BatchNorm1d::new(4).config();
+/// assert_eq!(config.num_features, 4);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNormConfig {
+    /// C, the number of channels.
+    pub num_features: usize,
+    /// Added to the variance before the square root.
+    pub eps: f32,
+    /// How far the running statistics move towards each batch's.
+    pub momentum: f32,
+    /// Whether γ and β exist.
+    pub affine: bool,
+    /// Whether running statistics are kept (and used in eval).
+    pub track_running_stats: bool,
+}
+
 /// BatchNorm over `[N, C]` or `[N, C, L]` (`torch.nn.BatchNorm1d`).
 pub type BatchNorm1d = BatchNorm<1>;
 /// BatchNorm over `[N, C, H, W]` (`torch.nn.BatchNorm2d`).
@@ -75,8 +95,8 @@ impl<const D: usize> BatchNorm<D> {
     /// Builder: how far the running statistics move towards each batch's (default 0.1).
     ///
     /// ```
-    /// let bn = kindling_nn::BatchNorm1d::new(3).momentum(0.3);
-    /// assert_eq!(bn.get_momentum(), 0.3);
+    /// let bn = kindling::nn::BatchNorm1d::new(3).momentum(0.3);
+    /// assert_eq!(bn.config().momentum, 0.3);
     /// ```
     pub fn momentum(mut self, momentum: f32) -> Self {
         self.momentum = momentum;
@@ -159,20 +179,53 @@ impl<const D: usize> BatchNorm<D> {
         self.weight.clone()
     }
 
-    /// β, the learnable shift (`None` without affine).
+    /// β, the learnable shift (`None` without affine). The same name as on `Linear` and
+    /// `Conv2d`, whose `bias(bool)` is the builder.
     ///
     /// ```
-    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).bias().unwrap().to_vec(), vec![0.0, 0.0]);
+    /// let bn = kindling::nn::BatchNorm1d::new(2);
+    /// assert_eq!(bn.bias_tensor().unwrap().to_vec(), vec![0.0, 0.0]);
     /// ```
-    pub fn bias(&self) -> Option<Tensor> {
+    pub fn bias_tensor(&self) -> Option<Tensor> {
         self.bias.clone()
+    }
+
+    /// The settings the layer was built with.
+    ///
+    /// ```
+    /// let bn = kindling::nn::BatchNorm2d::new(8).momentum(0.3);
+    /// let config = bn.config();
+    /// assert_eq!((config.num_features, config.momentum, config.eps), (8, 0.3, 1e-5));
+    /// assert!(config.affine && config.track_running_stats);
+    /// ```
+    pub fn config(&self) -> BatchNormConfig {
+        BatchNormConfig {
+            num_features: self.num_features,
+            eps: self.eps,
+            momentum: self.momentum,
+            affine: self.weight.is_some(),
+            track_running_stats: self.track_running_stats,
+        }
+    }
+
+    /// β, the learnable shift.
+    ///
+    /// ```
+    /// #![allow(deprecated)]
+    /// assert_eq!(kindling::nn::BatchNorm1d::new(2).bias().unwrap().to_vec(), vec![0.0, 0.0]);
+    /// ```
+    #[deprecated(since = "0.2.0", note = "use `bias_tensor()`, the name on every layer")]
+    pub fn bias(&self) -> Option<Tensor> {
+        self.bias_tensor()
     }
 
     /// The momentum.
     ///
     /// ```
-    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).get_momentum(), 0.1);
+    /// #![allow(deprecated)]
+    /// assert_eq!(kindling::nn::BatchNorm1d::new(2).get_momentum(), 0.1);
     /// ```
+    #[deprecated(since = "0.2.0", note = "use `config().momentum`")]
     pub fn get_momentum(&self) -> f32 {
         self.momentum
     }
@@ -180,8 +233,10 @@ impl<const D: usize> BatchNorm<D> {
     /// The eps.
     ///
     /// ```
-    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).get_eps(), 1e-5);
+    /// #![allow(deprecated)]
+    /// assert_eq!(kindling::nn::BatchNorm1d::new(2).get_eps(), 1e-5);
     /// ```
+    #[deprecated(since = "0.2.0", note = "use `config().eps`")]
     pub fn get_eps(&self) -> f32 {
         self.eps
     }

@@ -91,6 +91,56 @@ impl Conv2d {
     pub fn weight(&self) -> Tensor {
         self.weight.clone()
     }
+
+    /// The bias `[out]`, if the layer has one.
+    ///
+    /// ```
+    /// assert_eq!(kindling::nn::Conv2d::new(2, 4, 3).bias_tensor().unwrap().shape(), &[4]);
+    /// ```
+    pub fn bias_tensor(&self) -> Option<Tensor> {
+        self.bias.clone()
+    }
+
+    /// The settings the layer was built with, read off its weight and builders.
+    ///
+    /// ```
+    /// let conv = kindling::nn::Conv2d::new(1, 32, 3).padding(1);
+    /// let c = conv.config();
+    /// assert_eq!((c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding), (1, 32, 3, 1, 1));
+    /// assert!(c.bias);
+    /// ```
+    pub fn config(&self) -> Conv2dConfig {
+        let w = self.weight.shape();
+        Conv2dConfig {
+            in_channels: w[1],
+            out_channels: w[0],
+            kernel_size: w[2],
+            stride: self.stride,
+            padding: self.padding,
+            bias: self.bias.is_some(),
+        }
+    }
+}
+
+/// A `Conv2d`'s settings, as [`Conv2d::config`] reports them.
+///
+/// ```
+/// assert_eq!(kindling::nn::Conv2d::new(3, 8, 5).config().kernel_size, 5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// The side of the square kernel.
+    pub kernel_size: usize,
+    /// The step between windows.
+    pub stride: usize,
+    /// Zeros added on every side.
+    pub padding: usize,
+    /// Whether the layer has a bias.
+    pub bias: bool,
 }
 
 impl Module for Conv2d {

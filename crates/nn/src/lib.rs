@@ -37,11 +37,11 @@ mod sequential;
 mod state_dict;
 
 pub use activation::ReLU;
-pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d};
-pub use conv::Conv2d;
+pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormConfig};
+pub use conv::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
-pub use linear::Linear;
+pub use linear::{Linear, LinearConfig};
 pub use module::Module;
 pub use pool::MaxPool2d;
 pub use sequential::Sequential;

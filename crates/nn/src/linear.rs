@@ -67,6 +67,35 @@ impl Linear {
     pub fn bias_tensor(&self) -> Option<Tensor> {
         self.bias.clone()
     }
+
+    /// The settings the layer was built with, read off its weight.
+    ///
+    /// ```
+    /// let c = kindling::nn::Linear::new(3136, 128).config();
+    /// assert_eq!((c.in_features, c.out_features, c.bias), (3136, 128, true));
+    /// ```
+    pub fn config(&self) -> LinearConfig {
+        LinearConfig {
+            in_features: self.weight.shape()[1],
+            out_features: self.weight.shape()[0],
+            bias: self.bias.is_some(),
+        }
+    }
+}
+
+/// A `Linear`'s settings, as [`Linear::config`] reports them.
+///
+/// ```
+/// assert_eq!(kindling::nn::Linear::new(4, 2).config().out_features, 2);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinearConfig {
+    /// Inputs per example.
+    pub in_features: usize,
+    /// Outputs per example.
+    pub out_features: usize,
+    /// Whether the layer has a bias.
+    pub bias: bool,
 }
 
 impl Module for Linear {

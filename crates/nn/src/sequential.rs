@@ -14,10 +14,16 @@ use crate::{Module, StateDict};
 /// assert_eq!(mlp.forward(&Tensor::ones(&[5, 2])).shape(), &[5, 1]);
 /// assert_eq!(mlp.named_parameters()[2].0, "2.weight");
 /// ```
-#[derive(Default)]
 pub struct Sequential {
     layers: Vec<Box<dyn Module>>,
     training: bool,
+}
+
+/// The same as [`Sequential::new`]: in training mode, as every new module is.
+impl Default for Sequential {
+    fn default() -> Self {
+        Sequential::new()
+    }
 }
 
 impl Sequential {

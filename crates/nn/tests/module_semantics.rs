@@ -218,3 +218,27 @@ fn layers_before_batch_norm_train_end_to_end() {
         loss0.item()
     );
 }
+
+#[test]
+fn a_default_sequential_is_in_training_mode_like_a_new_one() {
+    let model = Sequential::default().add(BatchNorm1d::new(2));
+    assert!(model.is_training());
+    let bn_stats_before = model.state_dict().get("0.running_mean").unwrap().to_vec();
+    model.forward(&Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[2, 2]));
+    let after = model.state_dict().get("0.running_mean").unwrap().to_vec();
+    assert_ne!(
+        bn_stats_before, after,
+        "running statistics must move in training"
+    );
+}
+
+#[test]
+#[should_panic(expected = "modified by an inplace operation")]
+fn load_state_dict_between_forward_and_backward_stops_backward() {
+    // PyTorch raises here too: the loss was computed from the old weights.
+    let mut model = Sequential::new().add(Linear::new(3, 2));
+    let snapshot = model.state_dict().deep_copy();
+    let loss = model.forward(&Tensor::ones(&[4, 3])).sum();
+    model.load_state_dict(&snapshot).unwrap();
+    loss.backward();
+}

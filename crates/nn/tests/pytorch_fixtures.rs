@@ -191,7 +191,7 @@ fn build_bn(case: &Value) -> (Box<dyn Module>, StatsReader) {
             if affine {
                 no_grad(|| {
                     bn.weight().unwrap().copy_from(&tensor(&case["weight"]));
-                    bn.bias().unwrap().copy_from(&tensor(&case["bias"]));
+                    bn.bias_tensor().unwrap().copy_from(&tensor(&case["bias"]));
                 });
             }
             // The buffers are shared handles: reading them later sees the layer's updates.

@@ -43,7 +43,7 @@ fn layout(op: &str, shape: &[usize]) -> (usize, usize, usize) {
 
 /// The values of channel `ch` in `[n, c, s]` data: one run of `s` per sample.
 fn channel(x: &[f32], c: usize, s: usize, ch: usize) -> impl Iterator<Item = f32> + '_ {
-    x.chunks(c * s)
+    x.chunks((c * s).max(1))
         .flat_map(move |sample| sample[ch * s..(ch + 1) * s].iter().copied())
 }
 
@@ -121,6 +121,17 @@ impl Tensor {
             }
         }
         let use_batch_stats = training || running_mean.is_none() || running_var.is_none();
+        // The small per-channel vectors are copied first, each lock taken on its own, so
+        // that no lock is requested while another is held (a tensor passed twice would
+        // otherwise wait on itself).
+        let w = weight.map(|t| t.to_vec());
+        let b = bias.map(|t| t.to_vec());
+        let running = (!use_batch_stats).then(|| {
+            (
+                running_mean.unwrap().to_vec(),
+                running_var.unwrap().to_vec(),
+            )
+        });
         let x = self.data();
         let (mean, inv_std): (Vec<f32>, Vec<f32>) = if use_batch_stats {
             let count = n * s;
@@ -152,19 +163,9 @@ impl Tensor {
                 .map(|&(mu, var)| (mu as f32, (1.0 / (var + eps as f64).sqrt()) as f32))
                 .unzip()
         } else {
-            let running = Tensor::read_all(&[running_mean.unwrap(), running_var.unwrap()]);
-            (
-                running.get(0).to_vec(),
-                running
-                    .get(1)
-                    .iter()
-                    .map(|&v| 1.0 / (v + eps).sqrt())
-                    .collect(),
-            )
+            let (rm, rv) = running.expect("running statistics in eval");
+            (rm, rv.iter().map(|&v| 1.0 / (v + eps).sqrt()).collect())
         };
-
-        let w = weight.map(|t| t.to_vec());
-        let b = bias.map(|t| t.to_vec());
         let alpha: Vec<f32> = (0..c)
             .map(|ch| inv_std[ch] * w.as_ref().map_or(1.0, |w| w[ch]))
             .collect();
@@ -207,9 +208,9 @@ pub(crate) fn batch_norm_backward(
     saved: &Saved,
 ) -> (Tensor, Tensor, Tensor) {
     let (n, c, s) = layout("batch_norm backward", x.shape());
+    let gamma = weight.map_or_else(|| vec![1.0; c], |t| t.to_vec());
     let data = Tensor::read_all(&[grad, x]);
     let (gd, xd) = (data.get(0), data.get(1));
-    let gamma = weight.map_or_else(|| vec![1.0; c], |t| t.to_vec());
     let (mean, inv_std) = (&saved.mean, &saved.inv_std);
     let sums = if kernels::fast() {
         kernels::batch_norm::grad_sums(gd, xd, mean, inv_std, c, s)

@@ -267,7 +267,8 @@ impl Tensor {
             kernels::elementwise::zip_in_place(&mut self.data_mut(), &other.data(), f);
             return self.detach();
         }
-        Tensor::constant(zip(&self.data(), &other.data(), f), self.shape().to_vec())
+        let data = Tensor::read_all(&[self, other]);
+        Tensor::constant(zip(data.get(0), data.get(1), f), self.shape().to_vec())
     }
 
     /// This tensor broadcast to `shape` (copies materialised), with no graph.

@@ -207,7 +207,7 @@ pub(crate) fn linear_backward(
     let gb = has_bias.then(|| {
         let out = w.shape()[0];
         let mut sums = vec![0.0f64; out];
-        for row in g.data().chunks(out) {
+        for row in g.data().chunks(out.max(1)) {
             sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
         }
         Tensor::constant(sums.into_iter().map(|s| s as f32).collect(), vec![out])

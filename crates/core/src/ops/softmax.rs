@@ -103,10 +103,11 @@ impl Tensor {
 /// y = softmax(x): dx = y ⊙ (g - Σ g⊙y), the sum along `dim`.
 pub(crate) fn softmax_backward(g: &Tensor, y: &Tensor, dim: usize) -> Tensor {
     let mut out = vec![0.0; g.numel()];
+    let data = Tensor::read_all(&[g, y]); // one lock each, even if `g` is `y`'s own storage
     for_each_lane(
         g.shape(),
         dim,
-        &[&g.data(), &y.data()],
+        &[data.get(0), data.get(1)],
         &mut out,
         |lanes, dx| {
             let (g, y) = (&lanes[0], &lanes[1]);
@@ -122,10 +123,11 @@ pub(crate) fn softmax_backward(g: &Tensor, y: &Tensor, dim: usize) -> Tensor {
 /// y = log_softmax(x): dx = g - exp(y) Σ g, the sum along `dim`.
 pub(crate) fn log_softmax_backward(g: &Tensor, y: &Tensor, dim: usize) -> Tensor {
     let mut out = vec![0.0; g.numel()];
+    let data = Tensor::read_all(&[g, y]); // one lock each, even if `g` is `y`'s own storage
     for_each_lane(
         g.shape(),
         dim,
-        &[&g.data(), &y.data()],
+        &[data.get(0), data.get(1)],
         &mut out,
         |lanes, dx| {
             let (g, y) = (&lanes[0], &lanes[1]);
