@@ -12,9 +12,16 @@ use crate::Module;
 /// let y = ReLU::new().forward(&Tensor::from_vec(vec![-1.0, 3.0], &[2]));
 /// assert_eq!(y.to_vec(), vec![0.0, 3.0]);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReLU {
     training: bool,
+}
+
+/// The same as `new()`: in training mode, as every new module is.
+impl Default for ReLU {
+    fn default() -> Self {
+        ReLU::new()
+    }
 }
 
 impl ReLU {
@@ -39,3 +46,5 @@ impl Module for ReLU {
         self.training
     }
 }
+
+crate::impl_display_as_repr!(ReLU);

@@ -288,14 +288,14 @@ impl<const D: usize> Module for BatchNorm<D> {
         )
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
         match &self.weight {
             Some(w) => weight_and_bias(w, self.bias.as_ref()),
             None => Vec::new(),
         }
     }
 
-    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+    fn own_buffers(&self) -> Vec<(String, Tensor)> {
         if !self.track_running_stats {
             return Vec::new();
         }
@@ -315,5 +315,28 @@ impl<const D: usize> Module for BatchNorm<D> {
 
     fn is_training(&self) -> bool {
         self.training
+    }
+
+    fn type_name(&self) -> String {
+        format!("BatchNorm{D}d")
+    }
+
+    fn extra_repr(&self) -> String {
+        let c = self.config();
+        format!(
+            "{}, eps={}, momentum={}, affine={}, bias={}, track_running_stats={}",
+            c.num_features,
+            crate::module::py_float(c.eps),
+            crate::module::py_float(c.momentum),
+            crate::module::py_bool(c.affine),
+            crate::module::py_bool(self.bias.is_some()),
+            crate::module::py_bool(c.track_running_stats)
+        )
+    }
+}
+
+impl<const D: usize> std::fmt::Display for BatchNorm<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::repr(self))
     }
 }

@@ -148,7 +148,7 @@ impl Module for Conv2d {
         x.conv2d(&self.weight, self.bias.as_ref(), self.stride, self.padding)
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
         weight_and_bias(&self.weight, self.bias.as_ref())
     }
 
@@ -159,4 +159,24 @@ impl Module for Conv2d {
     fn is_training(&self) -> bool {
         self.training
     }
+
+    fn extra_repr(&self) -> String {
+        let c = self.config();
+        let mut s = format!(
+            "{}, {}, kernel_size=({k}, {k}), stride=({s}, {s})",
+            c.in_channels,
+            c.out_channels,
+            k = c.kernel_size,
+            s = c.stride
+        );
+        if c.padding != 0 {
+            s += &format!(", padding=({p}, {p})", p = c.padding);
+        }
+        if !c.bias {
+            s += ", bias=False";
+        }
+        s
+    }
 }
+
+crate::impl_display_as_repr!(Conv2d);

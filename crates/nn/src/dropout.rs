@@ -60,4 +60,9 @@ impl Module for Dropout {
     fn is_training(&self) -> bool {
         self.training
     }
+    fn extra_repr(&self) -> String {
+        format!("p={}, inplace=False", crate::module::py_float(self.p))
+    }
 }
+
+crate::impl_display_as_repr!(Dropout);

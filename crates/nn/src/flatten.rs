@@ -12,9 +12,16 @@ use crate::Module;
 /// use kindling_core::Tensor;
 /// assert_eq!(Flatten::new().forward(&Tensor::zeros(&[64, 64, 7, 7])).shape(), &[64, 3136]);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Flatten {
     training: bool,
+}
+
+/// The same as `new()`: in training mode, as every new module is.
+impl Default for Flatten {
+    fn default() -> Self {
+        Flatten::new()
+    }
 }
 
 impl Flatten {
@@ -38,4 +45,9 @@ impl Module for Flatten {
     fn is_training(&self) -> bool {
         self.training
     }
+    fn extra_repr(&self) -> String {
+        "start_dim=1, end_dim=-1".to_string()
+    }
 }
+
+crate::impl_display_as_repr!(Flatten);

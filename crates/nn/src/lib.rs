@@ -41,8 +41,17 @@ pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormC
 pub use conv::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+/// `#[derive(Module)]`: see the `kindling-derive` crate. The derive and the trait share the
+/// name, as serde's `Serialize` does.
+pub use kindling_derive::Module;
 pub use linear::{Linear, LinearConfig};
-pub use module::Module;
+pub use module::{repr, Module};
+
+/// What the code `#[derive(Module)]` writes refers to. Not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use kindling_core::Tensor;
+}
 pub use pool::MaxPool2d;
 pub use sequential::Sequential;
 pub use state_dict::{LoadError, LoadReport, ShapeMismatch, StateDict};

@@ -123,7 +123,7 @@ impl Module for Linear {
         }
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
         weight_and_bias(&self.weight, self.bias.as_ref())
     }
 
@@ -134,4 +134,16 @@ impl Module for Linear {
     fn is_training(&self) -> bool {
         self.training
     }
+
+    fn extra_repr(&self) -> String {
+        let c = self.config();
+        format!(
+            "in_features={}, out_features={}, bias={}",
+            c.in_features,
+            c.out_features,
+            crate::module::py_bool(c.bias)
+        )
+    }
 }
+
+crate::impl_display_as_repr!(Linear);

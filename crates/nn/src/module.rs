@@ -8,12 +8,15 @@ use kindling_core::Tensor;
 
 use crate::state_dict::{LoadError, LoadReport, StateDict};
 
-/// A layer or a model. Implement `forward`, the two training-mode methods and (if the layer has
-/// any) `named_parameters`; everything else has a default built on them.
+/// A layer or a model. A layer implements `forward` and, if it has any, its own parameters
+/// and buffers; a model made of layers lists them as its children, which
+/// `#[derive(Module)]` writes for you. Everything else has a default built on those:
+/// names with PyTorch's prefixes, training mode that reaches every child, and
+/// `state_dict` in PyTorch's order.
 ///
 /// ```
-/// use kindling_nn::{Linear, Module};
-/// use kindling_core::Tensor;
+/// use kindling::nn::{Linear, Module};
+/// use kindling::Tensor;
 /// let layer = Linear::new(3, 2);
 /// let y = layer.forward(&Tensor::ones(&[4, 3]));
 /// assert_eq!(y.shape(), &[4, 2]);
@@ -24,13 +27,74 @@ pub trait Module {
     /// here (its buffers are shared tensor handles, so `&self` suffices).
     fn forward(&self, x: &Tensor) -> Tensor;
 
-    /// The trainable tensors with PyTorch's names (`"weight"`, `"0.bias"`), in a stable order.
-    /// Layers without parameters (ReLU, pooling, ...) keep this default: none.
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+    /// The parameters this module holds itself, not its children's (PyTorch's
+    /// `named_parameters(recurse=False)`). Layers without parameters keep the default.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// let names: Vec<String> = Linear::new(2, 3).own_parameters().into_iter().map(|(k, _)| k).collect();
+    /// assert_eq!(names, ["weight", "bias"]);
+    /// ```
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
         Vec::new()
     }
 
+    /// The buffers this module holds itself (BatchNorm's running statistics).
+    ///
+    /// ```
+    /// use kindling::nn::{BatchNorm1d, Module};
+    /// assert_eq!(BatchNorm1d::new(4).own_buffers().len(), 3);
+    /// ```
+    fn own_buffers(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+
+    /// The submodules, each with the name that prefixes its keys (`"0"`, `"conv1"`), in
+    /// registration order: a `Sequential`'s layers, a derived struct's module fields.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module, ReLU, Sequential};
+    /// let model = Sequential::new().add(Linear::new(2, 2)).add(ReLU::new());
+    /// let names: Vec<String> = model.named_children().into_iter().map(|(k, _)| k).collect();
+    /// assert_eq!(names, ["0", "1"]);
+    /// ```
+    fn named_children(&self) -> Vec<(String, &dyn Module)> {
+        Vec::new()
+    }
+
+    /// The submodules, mutably, in the order of [`Module::named_children`].
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module, Sequential};
+    /// let mut model = Sequential::new().add(Linear::new(2, 2));
+    /// assert_eq!(model.named_children_mut().len(), 1);
+    /// ```
+    fn named_children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        Vec::new()
+    }
+
+    /// Every trainable tensor with PyTorch's names (`"weight"`, `"0.bias"`,
+    /// `"block.conv1.weight"`): this module's own, then each child's, prefixed.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module, Sequential};
+    /// let model = Sequential::new().add(Linear::new(2, 2));
+    /// assert_eq!(model.named_parameters()[1].0, "0.bias");
+    /// ```
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut all = self.own_parameters();
+        for (name, child) in self.named_children() {
+            all.extend(prefixed(&name, child.named_parameters()));
+        }
+        all
+    }
+
     /// The trainable tensors, in the order of [`Module::named_parameters`].
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// assert_eq!(Linear::new(2, 2).bias(false).parameters().len(), 1);
+    /// ```
     fn parameters(&self) -> Vec<Tensor> {
         self.named_parameters()
             .into_iter()
@@ -38,42 +102,107 @@ pub trait Module {
             .collect()
     }
 
-    /// Non-trainable state saved with the model (BatchNorm's running statistics).
+    /// Every buffer (non-trainable state saved with the model), own then children's.
+    ///
+    /// ```
+    /// use kindling::nn::{BatchNorm1d, Module, Sequential};
+    /// let model = Sequential::new().add(BatchNorm1d::new(2));
+    /// assert_eq!(model.named_buffers()[0].0, "0.running_mean");
+    /// ```
     fn named_buffers(&self) -> Vec<(String, Tensor)> {
-        Vec::new()
+        let mut all = self.own_buffers();
+        for (name, child) in self.named_children() {
+            all.extend(prefixed(&name, child.named_buffers()));
+        }
+        all
     }
 
-    /// Switches training mode on or off, in this module and every submodule.
-    fn set_training(&mut self, on: bool);
+    /// Switches training mode on or off, in this module and every submodule. A layer with
+    /// a flag of its own sets it; the default passes the switch to every child.
+    ///
+    /// ```
+    /// use kindling::nn::{Dropout, Module, Sequential};
+    /// let mut model = Sequential::new().add(Dropout::new(0.5));
+    /// model.set_training(false);
+    /// assert!(!model.named_children()[0].1.is_training());
+    /// ```
+    fn set_training(&mut self, on: bool) {
+        for (_, child) in self.named_children_mut() {
+            child.set_training(on);
+        }
+    }
 
-    /// Whether the module is in training mode (the default for a new module).
-    fn is_training(&self) -> bool;
+    /// Whether the module is in training mode (the default for a new module). Without a
+    /// flag of its own, a module is in the mode of its first child.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// assert!(Linear::new(1, 1).is_training());
+    /// ```
+    fn is_training(&self) -> bool {
+        self.named_children()
+            .first()
+            .is_none_or(|(_, child)| child.is_training())
+    }
 
     /// Training mode: BatchNorm uses batch statistics and updates its running ones, Dropout
     /// drops. Reaches every submodule.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// let mut fc = Linear::new(1, 1);
+    /// fc.eval();
+    /// fc.train();
+    /// assert!(fc.is_training());
+    /// ```
     fn train(&mut self) {
         self.set_training(true);
     }
 
     /// Eval mode: BatchNorm uses its running statistics, Dropout is the identity.
     /// Reaches every submodule.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// let mut fc = Linear::new(1, 1);
+    /// fc.eval();
+    /// assert!(!fc.is_training());
+    /// ```
     fn eval(&mut self) {
         self.set_training(false);
     }
 
-    /// Every parameter and buffer under PyTorch's keys: all of `named_parameters`, then all
-    /// of `named_buffers`. That is PyTorch's order for a single layer; a module whose
-    /// children hold buffers overrides it to get PyTorch's child-by-child order, as
-    /// `Sequential` does. The values share storage with
-    /// the module, as in PyTorch; use [`StateDict::deep_copy`] for a snapshot.
+    /// Every parameter and buffer under PyTorch's keys, in PyTorch's order: this module's
+    /// own parameters, then its own buffers, then each child's entries in turn. (A module
+    /// that lists no children but overrides `named_parameters` and `named_buffers`, the
+    /// older way to write one, gets its parameters, then its buffers.) The values share
+    /// storage with the module, as in PyTorch; use [`StateDict::deep_copy`] for a snapshot.
+    ///
+    /// ```
+    /// use kindling::nn::{BatchNorm1d, Linear, Module, Sequential};
+    /// let model = Sequential::new().add(Linear::new(2, 2)).add(BatchNorm1d::new(2));
+    /// assert_eq!(model.state_dict().keys()[..3], ["0.weight", "0.bias", "1.weight"]);
+    /// ```
     fn state_dict(&self) -> StateDict {
         let mut sd = StateDict::new();
-        for (k, t) in self
-            .named_parameters()
-            .into_iter()
-            .chain(self.named_buffers())
-        {
+        let children = self.named_children();
+        if children.is_empty() {
+            for (k, t) in self
+                .named_parameters()
+                .into_iter()
+                .chain(self.named_buffers())
+            {
+                sd.insert(k, t.detach());
+            }
+            return sd;
+        }
+        for (k, t) in self.own_parameters().into_iter().chain(self.own_buffers()) {
             sd.insert(k, t.detach());
+        }
+        for (name, child) in children {
+            for (k, t) in child.state_dict().iter() {
+                sd.insert(format!("{name}.{k}"), t.clone());
+            }
         }
         sd
     }
@@ -82,6 +211,13 @@ pub trait Module {
     /// present with the right shape and no key may be unknown (`num_batches_tracked` may be
     /// absent, as in older PyTorch checkpoints). On any error nothing is changed, and the
     /// error lists every missing key, unexpected key and shape mismatch.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// let (src, mut dst) = (Linear::new(2, 2), Linear::new(2, 2));
+    /// dst.load_state_dict(&src.state_dict()).unwrap();
+    /// assert_eq!(dst.weight().to_vec(), src.weight().to_vec());
+    /// ```
     fn load_state_dict(&mut self, sd: &StateDict) -> Result<(), LoadError> {
         let own = self.state_dict();
         let report = LoadReport::between(&own, sd);
@@ -94,6 +230,12 @@ pub trait Module {
 
     /// The non-strict variant (`strict=False` in PyTorch): loads every key whose name and
     /// shape match, skips the rest, and reports what it skipped.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module, StateDict};
+    /// let report = Linear::new(2, 2).load_state_dict_non_strict(&StateDict::new());
+    /// assert_eq!(report.missing, ["weight", "bias"]);
+    /// ```
     fn load_state_dict_non_strict(&mut self, sd: &StateDict) -> LoadReport {
         let own = self.state_dict();
         crate::state_dict::copy_matching(&own, sd);
@@ -101,10 +243,198 @@ pub trait Module {
     }
 
     /// Clears every parameter's gradient (sets it to `None`, as PyTorch's default does).
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// let fc = Linear::new(1, 1);
+    /// fc.zero_grad();
+    /// assert!(fc.weight().grad().is_none());
+    /// ```
     fn zero_grad(&self) {
         for p in self.parameters() {
             p.set_grad(None);
         }
+    }
+
+    /// The name printed for this module (PyTorch's class name): by default the Rust type's
+    /// name without its path.
+    ///
+    /// ```
+    /// use kindling::nn::{Module, ReLU};
+    /// assert_eq!(ReLU::new().type_name(), "ReLU");
+    /// ```
+    fn type_name(&self) -> String {
+        let full = std::any::type_name::<Self>();
+        let plain = full.split('<').next().unwrap_or(full);
+        plain.rsplit("::").next().unwrap_or(plain).to_string()
+    }
+
+    /// The settings printed inside the parentheses (PyTorch's `extra_repr`), such as
+    /// `in_features=2, out_features=3, bias=True`.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// assert_eq!(Linear::new(2, 3).extra_repr(), "in_features=2, out_features=3, bias=True");
+    /// ```
+    fn extra_repr(&self) -> String {
+        String::new()
+    }
+}
+
+/// Prefixes every key of a child's list with the child's name.
+fn prefixed(
+    name: &str,
+    named: Vec<(String, Tensor)>,
+) -> impl Iterator<Item = (String, Tensor)> + '_ {
+    named
+        .into_iter()
+        .map(move |(k, t)| (format!("{name}.{k}"), t))
+}
+
+/// A boxed module is a module: `Vec<Box<dyn Module>>` fields and `Sequential`'s layers.
+impl<M: Module + ?Sized> Module for Box<M> {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        (**self).forward(x)
+    }
+    fn own_parameters(&self) -> Vec<(String, Tensor)> {
+        (**self).own_parameters()
+    }
+    fn own_buffers(&self) -> Vec<(String, Tensor)> {
+        (**self).own_buffers()
+    }
+    fn named_children(&self) -> Vec<(String, &dyn Module)> {
+        (**self).named_children()
+    }
+    fn named_children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        (**self).named_children_mut()
+    }
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        (**self).named_parameters()
+    }
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        (**self).named_buffers()
+    }
+    fn set_training(&mut self, on: bool) {
+        (**self).set_training(on)
+    }
+    fn is_training(&self) -> bool {
+        (**self).is_training()
+    }
+    fn state_dict(&self) -> StateDict {
+        (**self).state_dict()
+    }
+    fn load_state_dict(&mut self, sd: &StateDict) -> Result<(), LoadError> {
+        (**self).load_state_dict(sd)
+    }
+    fn type_name(&self) -> String {
+        (**self).type_name()
+    }
+    fn extra_repr(&self) -> String {
+        (**self).extra_repr()
+    }
+}
+
+/// A list of modules is a module, PyTorch's `nn.ModuleList`: its items are its children
+/// `"0"`, `"1"`, ... It has no `forward` of its own; the model that holds it calls the items.
+impl<M: Module> Module for Vec<M> {
+    fn forward(&self, _x: &Tensor) -> Tensor {
+        panic!("a list of modules (ModuleList) has no forward: call its items in turn")
+    }
+    fn named_children(&self) -> Vec<(String, &dyn Module)> {
+        self.iter()
+            .enumerate()
+            .map(|(i, m)| (i.to_string(), m as &dyn Module))
+            .collect()
+    }
+    fn named_children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        self.iter_mut()
+            .enumerate()
+            .map(|(i, m)| (i.to_string(), m as &mut dyn Module))
+            .collect()
+    }
+    fn type_name(&self) -> String {
+        "ModuleList".into()
+    }
+}
+
+/// PyTorch's printed form of a module (`print(model)`): the type name with its settings,
+/// then each child on its own line, indented, nested as deep as the model is.
+///
+/// ```
+/// use kindling::nn::{Linear, ReLU, Sequential};
+/// let model = Sequential::new().add(Linear::new(2, 3)).add(ReLU::new());
+/// assert_eq!(
+///     kindling::nn::repr(&model),
+///     "Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): ReLU()\n)"
+/// );
+/// ```
+pub fn repr(module: &dyn Module) -> String {
+    let extra = module.extra_repr();
+    let mut lines: Vec<String> = if extra.is_empty() {
+        Vec::new()
+    } else {
+        extra.lines().map(str::to_string).collect()
+    };
+    let children = module.named_children();
+    let only_settings = children.is_empty() && lines.len() == 1;
+    for (name, child) in children {
+        // Lines after the first of a nested repr move right with it.
+        let nested = repr(child).replace('\n', "\n  ");
+        lines.push(format!("({name}): {nested}"));
+    }
+    let mut out = format!("{}(", module.type_name());
+    if only_settings {
+        out += &lines[0];
+    } else if !lines.is_empty() {
+        out += "\n  ";
+        out += &lines.join("\n  ");
+        out += "\n";
+    }
+    out + ")"
+}
+
+impl std::fmt::Display for dyn Module + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&repr(self))
+    }
+}
+
+/// `impl Display` with PyTorch's printed form ([`repr`]) for module types, so that
+/// `println!("{model}")` works. `#[derive(Module)]` writes it for derived modules.
+#[macro_export]
+macro_rules! impl_display_as_repr {
+    ($($t:ty),* $(,)?) => {$(
+        impl ::std::fmt::Display for $t {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&$crate::repr(self))
+            }
+        }
+    )*};
+}
+
+/// Python's spelling of a bool, for printed settings.
+pub(crate) fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// Python's `repr` of a float, for printed settings: `0.1`, `1.0`, `1e-05`.
+pub(crate) fn py_float(v: f32) -> String {
+    let sci = format!("{v:e}"); // shortest digits: "1e-5", "1.5e0"
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if v != 0.0 && v.is_finite() && !(-4..16).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.abs());
+    }
+    let plain = format!("{v}");
+    if v.is_finite() && !plain.contains('.') {
+        plain + ".0"
+    } else {
+        plain
     }
 }
 

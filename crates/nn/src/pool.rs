@@ -57,4 +57,12 @@ impl Module for MaxPool2d {
     fn is_training(&self) -> bool {
         self.training
     }
+    fn extra_repr(&self) -> String {
+        format!(
+            "kernel_size={}, stride={}, padding=0, dilation=1, ceil_mode=False",
+            self.kernel, self.stride
+        )
+    }
 }
+
+crate::impl_display_as_repr!(MaxPool2d);

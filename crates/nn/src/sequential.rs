@@ -3,7 +3,7 @@
 
 use kindling_core::Tensor;
 
-use crate::{Module, StateDict};
+use crate::Module;
 
 /// A chain of modules; `forward` feeds each one's output to the next.
 ///
@@ -113,11 +113,6 @@ impl Sequential {
     }
 }
 
-/// Prefixes every key of a child's list with its position.
-fn prefixed(i: usize, named: Vec<(String, Tensor)>) -> impl Iterator<Item = (String, Tensor)> {
-    named.into_iter().map(move |(k, t)| (format!("{i}.{k}"), t))
-}
-
 impl Module for Sequential {
     fn forward(&self, x: &Tensor) -> Tensor {
         self.layers
@@ -125,31 +120,20 @@ impl Module for Sequential {
             .fold(x.clone(), |h, layer| layer.forward(&h))
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+    fn named_children(&self) -> Vec<(String, &dyn Module)> {
         self.layers
             .iter()
             .enumerate()
-            .flat_map(|(i, m)| prefixed(i, m.named_parameters()))
+            .map(|(i, m)| (i.to_string(), m.as_ref()))
             .collect()
     }
 
-    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+    fn named_children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
         self.layers
-            .iter()
+            .iter_mut()
             .enumerate()
-            .flat_map(|(i, m)| prefixed(i, m.named_buffers()))
+            .map(|(i, m)| (i.to_string(), m.as_mut() as &mut dyn Module))
             .collect()
-    }
-
-    /// PyTorch's order: child by child, each child's parameters then buffers.
-    fn state_dict(&self) -> StateDict {
-        let mut sd = StateDict::new();
-        for (i, m) in self.layers.iter().enumerate() {
-            for (k, t) in m.state_dict().iter() {
-                sd.insert(format!("{i}.{k}"), t.clone());
-            }
-        }
-        sd
     }
 
     fn set_training(&mut self, on: bool) {
@@ -163,3 +147,5 @@ impl Module for Sequential {
         self.training
     }
 }
+
+crate::impl_display_as_repr!(Sequential);
