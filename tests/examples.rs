@@ -120,7 +120,12 @@ fn mnist_bn_reports_bad_flags_and_missing_data_without_panicking() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--optimizer must be sgd or adam"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid value 'rmsprop' for '--optimizer <NAME>'")
+            && err.contains("[possible values: sgd, adam]"),
+        "{err}"
+    );
     let out = example("mnist_bn")
         .args(["--data", "/nonexistent/mnist", "--limit", "1"])
         .output()
@@ -131,4 +136,46 @@ fn mnist_bn_reports_bad_flags_and_missing_data_without_panicking() {
         err.contains("/nonexistent/mnist") && !err.contains("panicked"),
         "{err}"
     );
+}
+
+#[test]
+fn mnist_bn_help_names_every_flag_with_its_default() {
+    let out = run_ok(example("mnist_bn").arg("--help"));
+    for (flag, text) in [
+        ("--epochs <N>", "epochs per model (default 2)"),
+        ("--lr <F>", "learning rate (default 0.01)"),
+        ("--batch-size <N>", "batch size (default 64)"),
+        (
+            "--optimizer <NAME>",
+            "sgd (momentum 0.9) or adam (default sgd)",
+        ),
+        ("--seed <N>", "seed for weights and shuffling (default 0)"),
+        ("--threads <N>", "worker threads (default: all cores)"),
+        (
+            "--limit <N>",
+            "at most N batches per epoch, for a quick look",
+        ),
+        (
+            "--data <DIR>",
+            "MNIST directory (default datasets/mnist, or $KINDLING_MNIST_DIR)",
+        ),
+        ("--out <DIR>", "output directory (default runs/mnist_bn)"),
+        (
+            "--lr-sweep",
+            "train both variants briefly at lr 0.01, 0.1 and 0.3 and compare",
+        ),
+        (
+            "--resume <PATH>",
+            "continue from PATH/bn.ckpt and PATH/no_bn.ckpt",
+        ),
+        ("--help", "this text"),
+    ] {
+        let line = out.lines().find(|l| l.contains(flag));
+        assert!(
+            line.is_some_and(|l| l.contains(text)),
+            "{flag} should read {text:?}:\n{out}"
+        );
+    }
+    // The defaults are in the wording already; clap's own notes would say them twice.
+    assert!(!out.contains("[default:"), "{out}");
 }
