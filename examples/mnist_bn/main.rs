@@ -31,10 +31,10 @@ use kindling::data::Mnist;
 )]
 pub struct Args {
     /// epochs per model (default 2)
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = at_least_one)]
     pub epochs: usize,
     /// learning rate (default 0.01)
-    #[arg(long, value_name = "F", default_value_t = 0.01)]
+    #[arg(long, value_name = "F", default_value_t = 0.01, value_parser = valid_lr)]
     pub lr: f32,
     /// batch size (default 64)
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = batch_size)]
@@ -49,7 +49,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// at most N batches per epoch, for a quick look
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub limit: Option<usize>,
     /// MNIST directory (default datasets/mnist, or $KINDLING_MNIST_DIR)
     #[arg(long, value_name = "DIR", default_value_os_t = Mnist::default_dir())]
@@ -69,13 +69,24 @@ pub struct Args {
     help: Option<bool>,
 }
 
-/// BatchNorm in training mode needs at least two values per channel to normalise over.
+/// NaN or below zero makes the optimizers panic, infinity makes NaN weights; 0 is allowed.
+fn valid_lr(s: &str) -> Result<f32, String> {
+    let lr = s.parse::<f32>().map_err(|e| e.to_string())?;
+    (lr.is_finite() && lr >= 0.0)
+        .then_some(lr)
+        .ok_or("must be a finite number, 0 or more".into())
+}
+
+/// Zero epochs or batches would train nothing, yet still print a table and write outputs.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    let n = s.parse::<usize>().map_err(|e| e.to_string())?;
+    (n >= 1).then_some(n).ok_or("must be at least 1".into())
+}
+
 fn batch_size(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 2 => Ok(n),
-        Ok(_) => Err("must be at least 2: BatchNorm needs more than one sample per channel".into()),
-        Err(e) => Err(e.to_string()),
-    }
+    let n = s.parse::<usize>().map_err(|e| e.to_string())?;
+    let why = "must be at least 2: BatchNorm needs more than one sample per channel";
+    (n >= 2).then_some(n).ok_or(why.into())
 }
 
 fn main() {
@@ -90,16 +101,17 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(n) = args.threads {
         kindling::set_num_threads(n)?;
     }
+    // Whatever can fail is tried before the first step: a mistake costs seconds, not an epoch.
+    report::check_writable(&args.out)?;
     let data = report::load_data(&args.data)?;
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let per_epoch = train::batches_per_epoch(args, &data)?;
     if args.lr_sweep {
         return sweep::lr_sweep(args, &data);
     }
+    let mut bn = state::Variant::new("bn", true, args.lr, args, per_epoch)?;
+    let mut no_bn = state::Variant::new("no_bn", false, args.lr, args, per_epoch)?;
     report::print_plan(args);
-    let mut bn = state::Variant::new("bn", true, args.lr, args)?;
     let bn = train::train(&mut bn, args, &data, true)?;
-    let mut no_bn = state::Variant::new("no_bn", false, args.lr, args)?;
     let no_bn = train::train(&mut no_bn, args, &data, true)?;
     println!("\n{}", report::table(&bn, &no_bn));
     println!("{}", report::conclusion(&bn, &no_bn));

@@ -12,6 +12,17 @@ use kindling::data::Mnist;
 use crate::metrics::{EpochStats, RunResult};
 use crate::{plot, Args};
 
+/// Makes `dir` and a file in it: a run that cannot save its results should say so before
+/// it trains, not after.
+pub fn check_writable(dir: &Path) -> Result<(), String> {
+    let show = dir.display();
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {show}: {e}"))?;
+    let probe = dir.join(format!(".mnist_bn-probe-{}", std::process::id()));
+    let fail = |e: std::io::Error| format!("cannot create a file in {show}: {e}");
+    std::fs::File::create_new(&probe).map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
 /// Loads MNIST and says from where: a wrong `--data` or environment variable shows at once.
 pub fn load_data(dir: &Path) -> Result<Mnist, String> {
     let t0 = Instant::now();
@@ -56,7 +67,11 @@ pub fn progress_bar(name: &str, epoch: usize, batches: usize, show: bool) -> Pro
     bar
 }
 
-pub fn print_epoch(bar: &ProgressBar, name: &str, e: &EpochStats) {
+/// Clears the epoch's bar, first printing the epoch's numbers if `show` is on.
+pub fn close_bar(bar: ProgressBar, name: &str, e: &EpochStats, show: bool) {
+    if !show {
+        return bar.finish_and_clear();
+    }
     let line = format!(
         "{name:>6} epoch {}: train loss {:.4}, test accuracy {:.2}%, {:.1} s, RSS {:.0} MiB",
         e.epoch,
@@ -72,6 +87,7 @@ pub fn print_epoch(bar: &ProgressBar, name: &str, e: &EpochStats) {
     } else {
         bar.println(line);
     }
+    bar.finish_and_clear();
 }
 
 /// The per-epoch side-by-side table.

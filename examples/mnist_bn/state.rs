@@ -28,8 +28,15 @@ pub struct Variant {
 }
 
 impl Variant {
-    /// The variant at its start, or where `args.resume` left it.
-    pub fn new(name: &'static str, bn: bool, lr: f32, args: &Args) -> Result<Self, String> {
+    /// The variant at its start, or where `args.resume` left it, checked to be able to
+    /// go on for `args.epochs` epochs of `per_epoch` steps.
+    pub fn new(
+        name: &'static str,
+        bn: bool,
+        lr: f32,
+        args: &Args,
+        per_epoch: usize,
+    ) -> Result<Self, String> {
         let model = model::build(bn, args.seed);
         let opt = model::optimizer(&args.optimizer, lr, model.parameters());
         let mut v = Variant {
@@ -50,21 +57,60 @@ impl Variant {
             };
             v.restore(&dir.join(format!("{name}.ckpt")))?;
         }
+        v.check_steps_left(args.epochs, per_epoch)?;
         Ok(v)
     }
 
     fn restore(&mut self, path: &Path) -> Result<(), String> {
         let ckpt = checkpoint::load_training(path).map_err(|e| e.to_string())?;
+        let at = |e: String| format!("{}: {e}", path.display());
         ckpt.restore(&mut self.model, self.opt.as_mut())
-            .map_err(|e| e.to_string())?;
-        self.first_epoch = ckpt.epoch as usize;
-        self.step = ckpt.step;
-        if let Some(history) = ckpt.extra.get("history") {
-            self.history = serde_json::from_str(history).unwrap_or_default();
+            .map_err(|e| at(e.to_string()))?;
+        let history = ckpt.extra.get("history").ok_or_else(|| {
+            at("it holds no training history (mnist_bn writes one into each checkpoint)".into())
+        })?;
+        self.history = serde_json::from_str(history)
+            .map_err(|e| at(format!("its training history is unreadable: {e}")))?;
+        // The counters come from a file: trust them only where they agree with each other.
+        if u64::try_from(self.history.len()) != Ok(ckpt.epoch) {
+            return Err(at(format!(
+                "epoch {} does not match its history of {} epoch(s)",
+                ckpt.epoch,
+                self.history.len()
+            )));
         }
+        for (i, e) in self.history.iter().enumerate() {
+            if e.epoch != i + 1 || !(0.0..=1.0).contains(&e.test_accuracy) {
+                return Err(at(format!(
+                    "epoch {} of its training history is damaged",
+                    i + 1
+                )));
+            }
+        }
+        self.first_epoch = self.history.len();
+        self.step = ckpt.step;
         self.rng = ckpt.rng;
         self.resumed_from = Some(path.to_path_buf());
         Ok(())
+    }
+
+    /// Fails, before any training, when the step counter (read from a checkpoint) cannot
+    /// count every step up to `epochs` epochs of `per_epoch` steps.
+    fn check_steps_left(&self, epochs: usize, per_epoch: usize) -> Result<(), String> {
+        let epochs_left = epochs.saturating_sub(self.first_epoch);
+        let steps_left = epochs_left
+            .checked_mul(per_epoch)
+            .and_then(|n| u64::try_from(n).ok());
+        if steps_left.and_then(|n| self.step.checked_add(n)).is_some() {
+            return Ok(());
+        }
+        let source = self.resumed_from.as_deref().unwrap_or(Path::new(self.name));
+        Err(format!(
+            "{}: at step {} there is no room to count {epochs_left} more epoch(s) of {per_epoch} \
+             step(s)",
+            source.display(),
+            self.step
+        ))
     }
 
     /// Hands the generator back to this variant and opens its run where it stands.

@@ -28,7 +28,7 @@ pub fn lr_sweep(args: &Args, data: &Mnist) -> Result<(), String> {
             let bar = ProgressBar::new_spinner();
             bar.set_message(format!("lr {lr}: training {name} ..."));
             bar.enable_steady_tick(std::time::Duration::from_millis(200));
-            let mut variant = Variant::new(name, bn, lr, &sweep_args)?;
+            let mut variant = Variant::new(name, bn, lr, &sweep_args, steps)?;
             let r = train::train(&mut variant, &sweep_args, data, false)?;
             bar.finish_and_clear();
             let e = r.epochs.last().cloned().ok_or("no epoch ran")?;

@@ -17,15 +17,19 @@ pub fn loader<'a>(args: &Args, data: &'a Mnist) -> DataLoader<'a> {
     loader.shuffle(args.seed).drop_last(true)
 }
 
-pub fn batches_per_epoch(args: &Args, loader: &DataLoader) -> usize {
-    args.limit.map_or(loader.len(), |l| l.min(loader.len()))
+/// Fails when `--batch-size` leaves not one full batch to train on.
+pub fn batches_per_epoch(args: &Args, data: &Mnist) -> Result<usize, String> {
+    let (n, b, images) = (loader(args, data).len(), args.batch_size, data.train.len());
+    let none = || format!("--batch-size {b} leaves no full batch in the {images} training images");
+    let per_epoch = args.limit.map_or(n, |limit| limit.min(n));
+    (per_epoch > 0).then_some(per_epoch).ok_or_else(none)
 }
 
 /// Trains `v` from where it stands up to `args.epochs`. With `show` it draws the progress,
 /// prints each epoch and saves a checkpoint after it; the learning-rate sweep does none.
 pub fn train(v: &mut Variant, args: &Args, data: &Mnist, show: bool) -> Result<RunResult, String> {
     let loader = loader(args, data);
-    let per_epoch = batches_per_epoch(args, &loader);
+    let per_epoch = batches_per_epoch(args, data)?;
     let mut run = v.start();
     for epoch in v.first_epoch..args.epochs {
         let bar = report::progress_bar(v.name, epoch, per_epoch, show);
@@ -37,17 +41,13 @@ pub fn train(v: &mut Variant, args: &Args, data: &Mnist, show: bool) -> Result<R
             v.opt.zero_grad();
             loss.backward();
             v.opt.step();
-            v.step += 1;
+            v.step = v.step.checked_add(1).ok_or("the step counter overflowed")?;
             bar.set_message(run.record(v.step, t0, loss.item(), &logits, &batch.labels));
             bar.inc(1);
         }
         bar.set_message("evaluating on the test set ...");
         let accuracy = model::test_accuracy(&mut v.model, &data.test, args.batch_size);
-        let stats = run.end_epoch(epoch + 1, accuracy);
-        if show {
-            report::print_epoch(&bar, v.name, stats);
-        }
-        bar.finish_and_clear();
+        report::close_bar(bar, v.name, run.end_epoch(epoch + 1, accuracy), show);
         if show {
             v.save(&args.out, &run.epochs)?;
         }
