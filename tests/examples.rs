@@ -4,9 +4,12 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use common::example;
+use kindling::checkpoint::{self, TrainingCheckpoint};
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("the example runs");
@@ -120,7 +123,12 @@ fn mnist_bn_reports_bad_flags_and_missing_data_without_panicking() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--optimizer must be sgd or adam"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid value 'rmsprop' for '--optimizer <NAME>'")
+            && err.contains("[possible values: sgd, adam]"),
+        "{err}"
+    );
     let out = example("mnist_bn")
         .args(["--data", "/nonexistent/mnist", "--limit", "1"])
         .output()
@@ -131,4 +139,259 @@ fn mnist_bn_reports_bad_flags_and_missing_data_without_panicking() {
         err.contains("/nonexistent/mnist") && !err.contains("panicked"),
         "{err}"
     );
+}
+
+#[test]
+fn mnist_bn_help_names_every_flag_with_its_default() {
+    let out = run_ok(example("mnist_bn").arg("--help"));
+    for (flag, text) in [
+        ("--epochs <N>", "epochs per model (default 2)"),
+        ("--lr <F>", "learning rate (default 0.01)"),
+        ("--batch-size <N>", "batch size (default 64)"),
+        (
+            "--optimizer <NAME>",
+            "sgd (momentum 0.9) or adam (default sgd)",
+        ),
+        ("--seed <N>", "seed for weights and shuffling (default 0)"),
+        ("--threads <N>", "worker threads (default: all cores)"),
+        (
+            "--limit <N>",
+            "at most N batches per epoch, for a quick look",
+        ),
+        (
+            "--data <DIR>",
+            "MNIST directory (default datasets/mnist, or $KINDLING_MNIST_DIR)",
+        ),
+        ("--out <DIR>", "output directory (default runs/mnist_bn)"),
+        (
+            "--lr-sweep",
+            "train both variants briefly at lr 0.01, 0.1 and 0.3 and compare",
+        ),
+        (
+            "--resume <PATH>",
+            "continue from PATH/bn.ckpt and PATH/no_bn.ckpt",
+        ),
+        ("--help", "this text"),
+    ] {
+        let line = out.lines().find(|l| l.contains(flag));
+        assert!(
+            line.is_some_and(|l| l.contains(text)),
+            "{flag} should read {text:?}:\n{out}"
+        );
+    }
+    // The defaults are in the wording already; clap's own notes would say them twice.
+    assert!(!out.contains("[default:"), "{out}");
+}
+
+/// A fresh, empty directory for one test, under the target directory's scratch space.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mnist_bn-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The checkpoints of a one-step run, made once per test process, for the tests that
+/// resume from them or from altered copies of them.
+fn checkpoints() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch("checkpoints");
+        run_ok(
+            example("mnist_bn")
+                .args(["--limit", "1", "--epochs", "1", "--out"])
+                .arg(&dir),
+        );
+        dir
+    })
+}
+
+/// Runs `cmd`, which may fail, and returns (exit code, stdout, stderr).
+fn outcome(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let out = cmd.output().expect("the example runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// mnist_bn continuing from the checkpoints in `dir` for a second epoch of one step.
+fn resume_from(dir: &Path) -> Command {
+    let mut cmd = example("mnist_bn");
+    cmd.args(["--limit", "1", "--epochs", "2", "--resume"]);
+    cmd.arg(dir).arg("--out").arg(dir);
+    cmd
+}
+
+/// Whether a line of a finished epoch, or a resumed variant, was printed.
+fn trained(stdout: &str) -> bool {
+    stdout.contains(" epoch ") || stdout.contains("resumed from")
+}
+
+#[test]
+fn mnist_bn_refuses_a_bad_learning_rate_as_a_usage_error() {
+    let out = scratch("bad-lr");
+    for args in [
+        &["--lr", "-0.1"][..],
+        &["--lr", "NaN"],
+        &["--optimizer", "adam", "--lr", "-1"],
+        &["--lr", "inf"],
+        &["--lr", "1e40"],
+    ] {
+        let value = args[args.len() - 1];
+        let (code, stdout, stderr) = outcome(
+            example("mnist_bn")
+                .args(args)
+                .args(["--limit", "1", "--out"])
+                .arg(&out),
+        );
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{value}' for '--lr <F>'")),
+            "{args:?} should name the flag and the value: {stderr}"
+        );
+        assert!(stdout.is_empty(), "{args:?} got as far as:\n{stdout}");
+    }
+    // Zero is a valid rate, as in PyTorch. clap checks each value as it reaches it, so the
+    // help is printed only if `--lr 0` before it passed (`--lr -1 --help` exits with 2).
+    let (code, _, stderr) = outcome(example("mnist_bn").args(["--lr", "0", "--help"]));
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn mnist_bn_refuses_counts_that_would_train_nothing() {
+    let out = scratch("bad-counts");
+    for (flag, value, says) in [
+        ("--epochs", "0", "must be at least 1"),
+        ("--limit", "0", "must be at least 1"),
+        ("--batch-size", "0", "must be at least 2"),
+        ("--batch-size", "1", "must be at least 2"),
+        ("--epochs", "-1", "invalid digit"),
+        ("--optimizer", "rmsprop", "[possible values: sgd, adam]"),
+    ] {
+        let (code, stdout, stderr) =
+            outcome(example("mnist_bn").args([flag, value, "--out"]).arg(&out));
+        assert_eq!(code, Some(2), "{flag} {value}: {stderr}");
+        let value_name = if flag == "--optimizer" { "NAME" } else { "N" };
+        assert!(
+            stderr.contains(&format!(
+                "invalid value '{value}' for '{flag} <{value_name}>'"
+            )) && stderr.contains(says),
+            "{flag} {value}: {stderr}"
+        );
+        assert!(stdout.is_empty(), "{flag} {value} got as far as:\n{stdout}");
+    }
+    // A batch larger than the training set leaves no full batch to train on.
+    let (code, stdout, stderr) = outcome(
+        example("mnist_bn")
+            .args(["--batch-size", "60001", "--out"])
+            .arg(&out),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--batch-size 60001") && stderr.contains("60000 training images"),
+        "{stderr}"
+    );
+    assert!(!trained(&stdout), "{stdout}");
+}
+
+#[test]
+fn mnist_bn_checks_the_output_directory_before_training() {
+    // As root every directory is writable, so an unwritable one is borrowed from the
+    // kernel: /proc/self exists, but no file can be made in it.
+    let mut cases = vec![PathBuf::from("/proc/self")];
+    cases.retain(|p| p.is_dir());
+    // A path under a regular file cannot become a directory.
+    let file = scratch("out-under-file").join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    cases.push(file.join("out"));
+    for out in &cases {
+        let (code, stdout, stderr) =
+            outcome(example("mnist_bn").args(["--limit", "1", "--out"]).arg(out));
+        assert_eq!(code, Some(1), "{}: {stderr}", out.display());
+        assert!(
+            stderr.contains(&out.display().to_string()) && stderr.contains("os error"),
+            "the error should name the path and the OS error: {stderr}"
+        );
+        assert!(!trained(&stdout), "trained before finding out:\n{stdout}");
+    }
+}
+
+#[test]
+fn mnist_bn_resume_checks_both_checkpoints_before_training() {
+    let from = checkpoints();
+    let dir = scratch("resume-half");
+    std::fs::copy(from.join("bn.ckpt"), dir.join("bn.ckpt")).unwrap();
+    let resume = |what: &str| {
+        let (code, stdout, stderr) = outcome(&mut resume_from(&dir));
+        assert_eq!(code, Some(1), "{what}: {stderr}");
+        assert!(
+            !trained(&stdout),
+            "{what}: trained before finding out:\n{stdout}"
+        );
+        stderr
+    };
+    let err = resume("no no_bn.ckpt");
+    assert!(
+        err.contains(&dir.join("no_bn.ckpt").display().to_string()) && err.contains("os error 2"),
+        "{err}"
+    );
+    // A checkpoint that loads but belongs to the other variant fails as early.
+    std::fs::copy(from.join("bn.ckpt"), dir.join("no_bn.ckpt")).unwrap();
+    let err = resume("bn's checkpoint as no_bn.ckpt");
+    assert!(
+        err.contains("no_bn.ckpt") && err.contains("does not fit this model"),
+        "{err}"
+    );
+}
+
+#[test]
+fn mnist_bn_resume_refuses_counters_it_cannot_continue() {
+    let from = checkpoints();
+    let dir = scratch("resume-counters");
+    std::fs::copy(from.join("no_bn.ckpt"), dir.join("no_bn.ckpt")).unwrap();
+    let resume_with = |edit: &dyn Fn(&mut TrainingCheckpoint)| {
+        let mut ckpt = checkpoint::load_training(from.join("bn.ckpt")).unwrap();
+        edit(&mut ckpt);
+        checkpoint::save_training(&ckpt, dir.join("bn.ckpt")).unwrap();
+        outcome(&mut resume_from(&dir))
+    };
+    // One step per epoch is left to run, and a counter at its maximum cannot count it.
+    let (code, stdout, stderr) = resume_with(&|c| c.step = u64::MAX);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("bn.ckpt") && stderr.contains(&format!("step {}", u64::MAX)),
+        "{stderr}"
+    );
+    assert!(!trained(&stdout), "{stdout}");
+    // The epoch counter must agree with the history of epochs the checkpoint carries.
+    let (code, stdout, stderr) = resume_with(&|c| c.epoch = u64::MAX);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("bn.ckpt") && stderr.contains(&format!("epoch {}", u64::MAX)),
+        "{stderr}"
+    );
+    assert!(!trained(&stdout), "{stdout}");
+    // One below the maximum leaves room for exactly the one step still to run. The history
+    // here also holds a diverged epoch, whose NaN loss JSON stores as null: it reads back.
+    let (code, stdout, stderr) = resume_with(&|c| {
+        c.step = u64::MAX - 1;
+        let mut history: serde_json::Value = serde_json::from_str(&c.extra["history"]).unwrap();
+        history[0]["train_loss"] = serde_json::Value::Null;
+        c.extra.insert("history".into(), history.to_string());
+    });
+    assert_eq!(code, Some(0), "{stderr}");
+    let first_row = stdout.lines().find(|l| l.starts_with("|     1 |"));
+    assert!(
+        first_row.is_some_and(|row| row.split('|').nth(2).unwrap().trim() == "NaN"),
+        "the first epoch's row should show the NaN loss:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "resumed from {} at epoch 1, step {}",
+            dir.join("bn.ckpt").display(),
+            u64::MAX - 1
+        )),
+        "{stdout}"
+    );
+    let resumed = checkpoint::load_training(dir.join("bn.ckpt")).unwrap();
+    assert_eq!((resumed.epoch, resumed.step), (2, u64::MAX));
 }
