@@ -42,6 +42,8 @@ pub(crate) enum Op {
         keepdim: bool,
     },
     Reshape(Tensor),
+    /// `copy()`: the same values in storage of their own.
+    Copy(Tensor),
     Permute {
         x: Tensor,
         dims: Vec<usize>,
@@ -109,6 +111,7 @@ impl Op {
             Op::SumDim { .. } => "SumDim",
             Op::MeanDim { .. } => "MeanDim",
             Op::Reshape(..) => "Reshape",
+            Op::Copy(..) => "Copy",
             Op::Permute { .. } => "Permute",
             Op::MatMul(..) => "MatMul",
             Op::Linear { .. } => "Linear",
@@ -133,6 +136,7 @@ impl Op {
             | Op::Sum(x)
             | Op::Mean(x)
             | Op::Reshape(x)
+            | Op::Copy(x)
             | Op::Exp(x)
             | Op::Sqrt(x)
             | Op::Sigmoid(x)
@@ -246,6 +250,8 @@ impl Op {
                 )]
             }
             Op::Reshape(x) => vec![Some(g.reshape(x.shape()))],
+            // Every element was copied once: the gradient passes through unchanged.
+            Op::Copy(_) => vec![Some(g.clone())],
             // Undo the permutation: inverse[dims[i]] = i.
             Op::Permute { dims, .. } => {
                 let mut inverse = vec![0; dims.len()];

@@ -25,14 +25,15 @@ impl Storage {
         }
     }
 
-    /// Read access. A panic while a lock was held cannot leave the `Vec` half-built (every
-    /// writer only stores floats), so a poisoned lock is simply taken over.
+    /// Read access for an op reading its input (which starts the profiler's clock for it).
+    /// A panic while a lock was held cannot leave the `Vec` half-built (every writer only
+    /// stores floats), so a poisoned lock is simply taken over.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<f32>> {
         crate::profile::input_read();
         self.data.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Read access that does not count as an op reading its input (for `to_vec`, `item`).
+    /// Read access that does not count as an op reading its input (for user code).
     pub(crate) fn read_quiet(&self) -> RwLockReadGuard<'_, Vec<f32>> {
         self.data.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -56,7 +57,10 @@ impl Storage {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        let data = std::mem::take(self.data.get_mut().unwrap_or_else(|e| e.into_inner()));
-        crate::kernels::buffers::recycle(data);
+        // The reference kernels never take from the pool, so nothing goes into it then.
+        if crate::kernels::fast() {
+            let data = std::mem::take(self.data.get_mut().unwrap_or_else(|e| e.into_inner()));
+            crate::kernels::buffers::recycle(data);
+        }
     }
 }

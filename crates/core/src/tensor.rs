@@ -256,7 +256,7 @@ impl Tensor {
     /// assert_eq!(Tensor::from_vec(vec![1.0, 2.0], &[2]).to_vec(), vec![1.0, 2.0]);
     /// ```
     pub fn to_vec(&self) -> Vec<f32> {
-        self.0.storage.read_quiet().clone()
+        self.data().clone()
     }
 
     /// The value of a one-element tensor.
@@ -275,7 +275,7 @@ impl Tensor {
             self.shape(),
             self.numel()
         );
-        self.0.storage.read_quiet()[0]
+        self.data()[0]
     }
 
     /// Whether gradients flow to (or through) this tensor.
@@ -373,6 +373,12 @@ impl Tensor {
     /// assert_eq!(t.data().iter().sum::<f32>(), 3.0);
     /// ```
     pub fn data(&self) -> RwLockReadGuard<'_, Vec<f32>> {
+        self.0.storage.read_quiet()
+    }
+
+    /// Read access for an op reading its input: the same as [`Tensor::data`], and it starts
+    /// the profiler's clock for the op (see `profile.rs`).
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<f32>> {
         self.0.storage.read()
     }
 
@@ -418,19 +424,21 @@ impl Tensor {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
     }
 
-    /// A new tensor with its own copy of the values (PyTorch's `clone()`; kindling's
-    /// `clone()` is a second handle on the same tensor). The copy is a leaf that does not
-    /// require grad.
+    /// A new tensor with its own copy of the values: PyTorch's `clone()` (kindling's
+    /// `clone()` is a second handle on the same tensor). Like PyTorch's, it is recorded in
+    /// the graph, so gradients flow back through it; `x.detach().copy()` gives a copy
+    /// outside the graph.
     ///
     /// ```
     /// use kindling::Tensor;
-    /// let a = Tensor::ones(&[2]);
+    /// let a = Tensor::ones(&[2]).requires_grad(true);
     /// let b = a.copy();
-    /// b.data_mut()[0] = 5.0;
-    /// assert_eq!(a.to_vec(), vec![1.0, 1.0]);
+    /// assert!(!b.shares_storage(&a));
+    /// (&b * 3.0).sum().backward();
+    /// assert_eq!(a.grad().unwrap().to_vec(), vec![3.0, 3.0]);
     /// ```
     pub fn copy(&self) -> Tensor {
-        Tensor::constant(self.to_vec(), self.shape().to_vec())
+        Tensor::from_op(self.to_vec(), self.shape().to_vec(), Op::Copy(self.clone()))
     }
 
     /// Copies `src`'s values into this tensor's storage in place (PyTorch's `copy_`),
@@ -488,7 +496,7 @@ impl Tensor {
                 Some(i) => which.push(i),
                 None => {
                     which.push(guards.len());
-                    guards.push((t, t.data()));
+                    guards.push((t, t.read()));
                 }
             }
         }

@@ -132,7 +132,7 @@ impl Tensor {
                 running_var.unwrap().to_vec(),
             )
         });
-        let x = self.data();
+        let x = self.read();
         let (mean, inv_std): (Vec<f32>, Vec<f32>) = if use_batch_stats {
             let count = n * s;
             assert!(

@@ -156,7 +156,7 @@ impl Tensor {
     /// assert_eq!(Tensor::ones(&[1]).neg().item(), -1.0);
     /// ```
     pub fn neg(&self) -> Tensor {
-        let data = map(&self.data(), |x| -x);
+        let data = map(&self.read(), |x| -x);
         Tensor::from_op(data, self.shape().to_vec(), Op::Neg(self.clone()))
     }
 
@@ -167,7 +167,7 @@ impl Tensor {
     /// assert_eq!(Tensor::zeros(&[1]).exp().item(), 1.0);
     /// ```
     pub fn exp(&self) -> Tensor {
-        let data = map(&self.data(), f32::exp);
+        let data = map(&self.read(), f32::exp);
         Tensor::from_op(data, self.shape().to_vec(), Op::Exp(self.clone()))
     }
 
@@ -178,7 +178,7 @@ impl Tensor {
     /// assert_eq!(Tensor::ones(&[1]).log().item(), 0.0);
     /// ```
     pub fn log(&self) -> Tensor {
-        let data = map(&self.data(), f32::ln);
+        let data = map(&self.read(), f32::ln);
         Tensor::from_op(data, self.shape().to_vec(), Op::Log(self.clone()))
     }
 
@@ -189,7 +189,7 @@ impl Tensor {
     /// assert_eq!(Tensor::full(&[1], 9.0).sqrt().item(), 3.0);
     /// ```
     pub fn sqrt(&self) -> Tensor {
-        let data = map(&self.data(), f32::sqrt);
+        let data = map(&self.read(), f32::sqrt);
         Tensor::from_op(data, self.shape().to_vec(), Op::Sqrt(self.clone()))
     }
 
@@ -200,7 +200,7 @@ impl Tensor {
     /// assert_eq!(Tensor::full(&[1], 2.0).powf(3.0).item(), 8.0);
     /// ```
     pub fn powf(&self, p: f32) -> Tensor {
-        let data = map(&self.data(), |x| x.powf(p));
+        let data = map(&self.read(), |x| x.powf(p));
         Tensor::from_op(data, self.shape().to_vec(), Op::Powf { x: self.clone(), p })
     }
 
@@ -214,7 +214,7 @@ impl Tensor {
     /// ```
     pub fn relu(&self) -> Tensor {
         let data = map(
-            &self.data(),
+            &self.read(),
             |x| if x > 0.0 || x.is_nan() { x } else { 0.0 },
         );
         Tensor::from_op(data, self.shape().to_vec(), Op::Relu(self.clone()))
@@ -228,7 +228,7 @@ impl Tensor {
     /// ```
     pub fn sigmoid(&self) -> Tensor {
         // Written so that neither branch overflows: for very negative x, e^x → 0.
-        let data = map(&self.data(), |x| {
+        let data = map(&self.read(), |x| {
             if x >= 0.0 {
                 1.0 / (1.0 + (-x).exp())
             } else {
@@ -246,7 +246,7 @@ impl Tensor {
     /// assert_eq!(Tensor::zeros(&[1]).tanh().item(), 0.0);
     /// ```
     pub fn tanh(&self) -> Tensor {
-        let data = map(&self.data(), f32::tanh);
+        let data = map(&self.read(), f32::tanh);
         Tensor::from_op(data, self.shape().to_vec(), Op::Tanh(self.clone()))
     }
 
@@ -264,7 +264,7 @@ impl Tensor {
     ) -> Tensor {
         debug_assert_eq!(self.shape(), other.shape());
         if kernels::fast() && self.is_sole_owner() && self.numel() >= kernels::PAR_THRESHOLD {
-            kernels::elementwise::zip_in_place(&mut self.data_mut(), &other.data(), f);
+            kernels::elementwise::zip_in_place(&mut self.data_mut(), &other.read(), f);
             return self.detach();
         }
         let data = Tensor::read_all(&[self, other]);
@@ -275,7 +275,7 @@ impl Tensor {
     pub(crate) fn expand(&self, shape: &[usize]) -> Tensor {
         broadcast_shape("expand", self.shape(), shape);
         Tensor::constant(
-            expand_data(&self.data(), self.shape(), shape),
+            expand_data(&self.read(), self.shape(), shape),
             shape.to_vec(),
         )
     }
@@ -290,7 +290,7 @@ impl Tensor {
         let big = self.shape();
         let dst = broadcast_strides(shape, big);
         let mut acc = vec![0.0f64; numel(shape)];
-        let data = self.data();
+        let data = self.read();
         let last = *big.last().unwrap_or(&1);
         let step = *dst.last().unwrap_or(&0);
         let mut row = 0;

@@ -99,7 +99,7 @@ impl Tensor {
         let in_strides = strides(self.shape());
         let shape: Vec<usize> = dims.iter().map(|&d| self.shape()[d]).collect();
         let src: Vec<usize> = dims.iter().map(|&d| in_strides[d]).collect();
-        let data = self.data();
+        let data = self.read();
         let n = numel(&shape);
         let mut out = Vec::with_capacity(n);
         if n > 0 {

@@ -31,7 +31,7 @@ impl Tensor {
         if let Some((i, &t)) = targets.iter().enumerate().find(|(_, &t)| t >= s[1]) {
             panic!("nll_loss: target {t} at position {i} is out of range for {} classes (input shape {s:?})", s[1]);
         }
-        let data = self.data();
+        let data = self.read();
         let total: f64 = targets
             .iter()
             .enumerate()

@@ -1,8 +1,9 @@
 //! Matrix products: `matmul` (`[m, k] @ [k, n]`, batched `[b, m, k] @ [b, k, n]`, and
 //! `[b, m, k] @ [k, n]` with the right side shared by the batch) and `linear`
-//! (`x·Wᵀ + b`, the fully connected layer's op). Every product goes to the SGEMM in
-//! `kernels.rs`. Transposes are never copied: SGEMM reads a transposed operand through
-//! swapped strides, which is how both backward passes below get their `Aᵀ` and `Bᵀ`.
+//! (`x·Wᵀ + b`, the fully connected layer's op). Every product is `product` below: its
+//! reference kernel is the triple loop `product_reference`, its fast twin the SGEMM in
+//! `kernels/matmul.rs`. Transposes are never copied: both read a transposed operand through
+//! its indices, which is how the backward passes get their `Aᵀ` and `Bᵀ`.
 
 use crate::kernels;
 use crate::op::Op;
@@ -158,7 +159,7 @@ impl Tensor {
         }
         let (mut data, shape) = product_data(self, false, weight, true);
         if let Some(b) = bias {
-            let b = b.data();
+            let b = b.read();
             for row in data.chunks_mut(w[0].max(1)) {
                 row.iter_mut().zip(b.iter()).for_each(|(y, b)| *y += b);
             }
@@ -207,7 +208,7 @@ pub(crate) fn linear_backward(
     let gb = has_bias.then(|| {
         let out = w.shape()[0];
         let mut sums = vec![0.0f64; out];
-        for row in g.data().chunks(out.max(1)) {
+        for row in g.read().chunks(out.max(1)) {
             sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
         }
         Tensor::constant(sums.into_iter().map(|s| s as f32).collect(), vec![out])

@@ -1,5 +1,6 @@
-//! The forward passes of every op, one file per family. Each builds its output with plain
-//! loops or the SGEMM and records an `Op` (see `op.rs`) for the backward pass.
+//! The forward passes of every op, one file per family. Each builds its output with a plain
+//! reference kernel (or its fast twin in `kernels/`, same name) and records an `Op` (see
+//! `op.rs`) for the backward pass.
 
 pub(crate) mod batch_norm;
 pub(crate) mod conv;

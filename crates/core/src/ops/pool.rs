@@ -37,7 +37,7 @@ impl Tensor {
         );
         let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
         let (out, argmax) = {
-            let x = self.data();
+            let x = self.read();
             if kernels::fast() {
                 kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow)
             } else {
@@ -96,7 +96,7 @@ pub(crate) fn max_pool2d_backward(grad: &Tensor, input_shape: &[usize], argmax: 
     let plane = input_shape[2] * input_shape[3];
     let out_plane = grad.shape()[2] * grad.shape()[3];
     let len = input_shape.iter().product();
-    let gd = grad.data();
+    let gd = grad.read();
     let gx = if kernels::fast() {
         kernels::pool::max_pool2d_backward(&gd, argmax, plane, out_plane, len)
     } else {

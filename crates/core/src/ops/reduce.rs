@@ -14,7 +14,7 @@ impl Tensor {
     /// assert_eq!(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).sum().item(), 6.0);
     /// ```
     pub fn sum(&self) -> Tensor {
-        let total: f64 = self.data().iter().map(|&v| v as f64).sum();
+        let total: f64 = self.read().iter().map(|&v| v as f64).sum();
         Tensor::from_op(vec![total as f32], vec![], Op::Sum(self.clone()))
     }
 
@@ -25,7 +25,7 @@ impl Tensor {
     /// assert_eq!(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).mean().item(), 2.0);
     /// ```
     pub fn mean(&self) -> Tensor {
-        let total: f64 = self.data().iter().map(|&v| v as f64).sum();
+        let total: f64 = self.read().iter().map(|&v| v as f64).sum();
         let mean = (total / self.numel() as f64) as f32;
         Tensor::from_op(vec![mean], vec![], Op::Mean(self.clone()))
     }
@@ -99,7 +99,7 @@ impl Tensor {
             "argmax: dim {dim} of shape {:?} has {n} entries; expected 1 to 2^24",
             self.shape()
         );
-        let data = self.data();
+        let data = self.read();
         let mut out = Vec::with_capacity(outer * inner);
         for o in 0..outer {
             for i in 0..inner {
@@ -124,7 +124,7 @@ impl Tensor {
 /// `scale * Σ_k x[o, k, i]` for the layout (outer, k, inner) around `dim`.
 fn sum_along(x: &Tensor, dim: usize, keepdim: bool, scale: f64) -> (Vec<f32>, Vec<usize>) {
     let (outer, n, inner) = split_at_dim(x.shape(), dim);
-    let data = x.data();
+    let data = x.read();
     let mut out = Vec::with_capacity(outer * inner);
     let mut acc = vec![0.0f64; inner];
     for o in 0..outer {

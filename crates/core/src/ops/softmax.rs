@@ -49,7 +49,7 @@ impl Tensor {
     pub fn softmax(&self, dim: impl Dim) -> Tensor {
         let dim = dim.resolve("softmax", self.shape());
         let mut out = vec![0.0; self.numel()];
-        for_each_lane(self.shape(), dim, &[&self.data()], &mut out, |lanes, y| {
+        for_each_lane(self.shape(), dim, &[&self.read()], &mut out, |lanes, y| {
             let x = &lanes[0];
             let m = max_of(x);
             let mut total = 0.0f64;
@@ -80,7 +80,7 @@ impl Tensor {
     pub fn log_softmax(&self, dim: impl Dim) -> Tensor {
         let dim = dim.resolve("log_softmax", self.shape());
         let mut out = vec![0.0; self.numel()];
-        for_each_lane(self.shape(), dim, &[&self.data()], &mut out, |lanes, y| {
+        for_each_lane(self.shape(), dim, &[&self.read()], &mut out, |lanes, y| {
             let x = &lanes[0];
             let m = max_of(x);
             let total: f64 = x.iter().map(|&v| ((v - m).exp()) as f64).sum();
