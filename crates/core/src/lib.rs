@@ -27,6 +27,7 @@ mod dot;
 pub mod kernels;
 mod op;
 mod ops;
+mod print;
 pub mod profile;
 pub mod rng;
 pub mod shape;

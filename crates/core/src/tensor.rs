@@ -5,7 +5,6 @@
 //! slice. Clones share storage and gradient, exactly like two Python names bound to the same
 //! PyTorch tensor: when an optimizer updates a parameter in place, every clone sees it.
 
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLockReadGuard, RwLockWriteGuard};
 
@@ -547,34 +546,5 @@ impl Drop for Inner {
                 }
             }
         }
-    }
-}
-
-impl fmt::Debug for Tensor {
-    /// Prints like PyTorch: `tensor([[1, 2], [3, 4]], shape=[2, 2], requires_grad=true)`,
-    /// eliding the middle of large tensors.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let data = self.data();
-        let shown: Vec<String> = if data.len() <= 12 {
-            data.iter().map(|v| format!("{v:.4}")).collect()
-        } else {
-            let mut s: Vec<String> = data[..6].iter().map(|v| format!("{v:.4}")).collect();
-            s.push("...".into());
-            s.extend(data[data.len() - 6..].iter().map(|v| format!("{v:.4}")));
-            s
-        };
-        write!(f, "tensor([{}], shape={:?}", shown.join(", "), self.shape())?;
-        if let Some(name) = self.op_name() {
-            write!(f, ", grad_fn={name}")?;
-        } else if self.is_requires_grad() {
-            write!(f, ", requires_grad=true")?;
-        }
-        write!(f, ")")
-    }
-}
-
-impl fmt::Display for Tensor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
     }
 }
