@@ -9,3 +9,5 @@ PYTHON="${PYTHON:-python3}"
 "$PYTHON" tools/golden/gen_layers.py
 "$PYTHON" tools/golden/gen_batchnorm.py
 "$PYTHON" tools/golden/gen_optim.py
+"$PYTHON" tools/golden/gen_print.py
+"$PYTHON" tools/golden/gen_repr.py
