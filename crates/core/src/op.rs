@@ -41,6 +41,12 @@ pub(crate) enum Op {
         dim: usize,
         keepdim: bool,
     },
+    /// `max(dim)`'s values; `argmax[j]` is where along `dim` output element `j` came from.
+    MaxDim {
+        x: Tensor,
+        dim: usize,
+        argmax: Vec<usize>,
+    },
     Reshape(Tensor),
     /// `copy()`: the same values in storage of their own.
     Copy(Tensor),
@@ -110,6 +116,7 @@ impl Op {
             Op::Mean(..) => "Mean",
             Op::SumDim { .. } => "SumDim",
             Op::MeanDim { .. } => "MeanDim",
+            Op::MaxDim { .. } => "MaxDim",
             Op::Reshape(..) => "Reshape",
             Op::Copy(..) => "Copy",
             Op::Permute { .. } => "Permute",
@@ -145,6 +152,7 @@ impl Op {
             | Op::SumDim { x, .. }
             | Op::MeanDim { x, .. }
             | Op::Permute { x, .. }
+            | Op::MaxDim { x, .. }
             | Op::Softmax { x, .. }
             | Op::LogSoftmax { x, .. }
             | Op::MaxPool2d { x, .. }
@@ -248,6 +256,9 @@ impl Op {
                 vec![Some(
                     &reduce::unreduce(g, x.shape(), *dim, *keepdim) * (1.0 / n),
                 )]
+            }
+            Op::MaxDim { x, dim, argmax } => {
+                vec![Some(reduce::max_backward(g, x.shape(), *dim, argmax))]
             }
             Op::Reshape(x) => vec![Some(g.reshape(x.shape()))],
             // Every element was copied once: the gradient passes through unchanged.

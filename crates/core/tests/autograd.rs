@@ -400,3 +400,23 @@ fn argmax_takes_the_first_maximum_and_lets_nan_win_as_pytorch() {
     assert_eq!(x.argmax(0).to_vec(), vec![1.0, 0.0, 1.0]);
     assert_eq!(x.argmax(0).shape(), &[3]);
 }
+
+#[test]
+fn max_along_a_dim_returns_values_and_indices_and_routes_the_gradient() {
+    // torch.max(torch.tensor([[1., 5., 5.], [nan, 2., 0.]]), 1) -> values [5, nan], indices [1, 0]
+    let x = Tensor::from_vec(vec![1.0, 5.0, 5.0, f32::NAN, 2.0, 0.0], &[2, 3]).requires_grad(true);
+    let (values, indices) = x.max(1);
+    let v = values.to_vec();
+    assert_eq!(v[0], 5.0);
+    assert!(v[1].is_nan());
+    assert_eq!(indices.to_vec(), vec![1.0, 0.0]);
+    values.backward_with(&Tensor::from_vec(vec![2.0, 3.0], &[2]));
+    assert_eq!(
+        x.grad().unwrap().to_vec(),
+        vec![0.0, 2.0, 0.0, 3.0, 0.0, 0.0]
+    );
+    // along dim 0 with a gradcheck and a non-uniform upstream gradient
+    let y = Tensor::from_vec(vec![0.3, -1.0, 2.0, 0.9, 4.0, -2.5], &[2, 3]);
+    let report = kindling_core::autograd::gradcheck(|t| t[0].max(0).0, &[y], Default::default());
+    assert!(report.is_ok(), "{report:?}");
+}

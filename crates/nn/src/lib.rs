@@ -35,6 +35,7 @@ mod module;
 mod pool;
 mod sequential;
 mod state_dict;
+pub mod utils;
 
 pub use activation::ReLU;
 pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormConfig};

@@ -93,32 +93,85 @@ impl Tensor {
     /// ```
     pub fn argmax(&self, dim: impl Dim) -> Tensor {
         let dim = dim.resolve("argmax", self.shape());
+        let (_, at, shape) = self.max_along("argmax", dim);
+        Tensor::constant(at.into_iter().map(|k| k as f32).collect(), shape)
+    }
+
+    /// The largest value along `dim` and where it is, with that dim removed (PyTorch's
+    /// `torch.max(x, dim)`): `(values, indices)`, the indices as `f32` values. Ties and NaN
+    /// as in [`Tensor::argmax`]. The values are differentiable: each one's gradient goes to
+    /// the element it came from.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0, 5.0, 2.0, 7.0, 0.0, 7.0], &[2, 3]).requires_grad(true);
+    /// let (values, indices) = x.max(1);
+    /// assert_eq!(values.to_vec(), vec![5.0, 7.0]);
+    /// assert_eq!(indices.to_vec(), vec![1.0, 0.0]);
+    /// values.sum().backward();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+    /// ```
+    pub fn max(&self, dim: impl Dim) -> (Tensor, Tensor) {
+        let dim = dim.resolve("max", self.shape());
+        let (values, at, shape) = self.max_along("max", dim);
+        let indices = Tensor::constant(at.iter().map(|&k| k as f32).collect(), shape.clone());
+        let op = Op::MaxDim {
+            x: self.clone(),
+            dim,
+            argmax: at,
+        };
+        (Tensor::from_op(values, shape, op), indices)
+    }
+
+    /// For every slice along `dim`: its maximum and that maximum's index in the slice
+    /// (first on ties, NaN beating every number), and the shape without `dim`.
+    fn max_along(&self, op: &str, dim: usize) -> (Vec<f32>, Vec<usize>, Vec<usize>) {
         let (outer, n, inner) = split_at_dim(self.shape(), dim);
         assert!(
             n > 0 && n <= 1 << 24,
-            "argmax: dim {dim} of shape {:?} has {n} entries; expected 1 to 2^24",
+            "{op}: dim {dim} of shape {:?} has {n} entries; expected 1 to 2^24",
             self.shape()
         );
         let data = self.read();
-        let mut out = Vec::with_capacity(outer * inner);
+        let (mut values, mut at) = (Vec::with_capacity(outer * inner), Vec::new());
         for o in 0..outer {
             for i in 0..inner {
-                let at = |k: usize| data[(o * n + k) * inner + i];
+                let value = |k: usize| data[(o * n + k) * inner + i];
                 let mut best = 0;
                 for k in 1..n {
-                    let (v, b) = (at(k), at(best));
+                    let (v, b) = (value(k), value(best));
                     // A NaN beats every number; the first NaN (or first maximum) stays.
                     if !b.is_nan() && (v > b || v.is_nan()) {
                         best = k;
                     }
                 }
-                out.push(best as f32);
+                values.push(value(best));
+                at.push(best);
             }
         }
         let mut shape = self.shape().to_vec();
         shape.remove(dim);
-        Tensor::constant(out, shape)
+        (values, at, shape)
     }
+}
+
+/// Sends the gradient of each maximum back to the element it came from along `dim`.
+pub(crate) fn max_backward(
+    g: &Tensor,
+    input_shape: &[usize],
+    dim: usize,
+    argmax: &[usize],
+) -> Tensor {
+    let (outer, n, inner) = split_at_dim(input_shape, dim);
+    let gd = g.data();
+    let mut gx = vec![0.0; outer * n * inner];
+    for o in 0..outer {
+        for i in 0..inner {
+            let j = o * inner + i;
+            gx[(o * n + argmax[j]) * inner + i] = gd[j];
+        }
+    }
+    Tensor::constant(gx, input_shape.to_vec())
 }
 
 /// `scale * Σ_k x[o, k, i]` for the layout (outer, k, inner) around `dim`.
