@@ -22,20 +22,22 @@ fn per_channel(
         return totals;
     }
     let mut planes = vec![0.0f32; a.len() / s];
-    planes
-        .par_chunks_mut(c)
-        .zip(a.par_chunks(c * s).zip(b.par_chunks(c * s)))
-        .for_each(|(sums, (a, b))| {
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (ch, sum) in sums.iter_mut().enumerate() {
-                        let range = ch * s..(ch + 1) * s;
-                        *sum = sum_zip(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
-                    }
-                },
-            )
-        });
+    super::parallel(|| {
+        planes
+            .par_chunks_mut(c)
+            .zip(a.par_chunks(c * s).zip(b.par_chunks(c * s)))
+            .for_each(|(sums, (a, b))| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (ch, sum) in sums.iter_mut().enumerate() {
+                            let range = ch * s..(ch + 1) * s;
+                            *sum = sum_zip(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
+                        }
+                    },
+                )
+            })
+    });
     for sample in planes.chunks(c) {
         totals
             .iter_mut()
@@ -67,24 +69,26 @@ pub(crate) fn scale_shift(x: &[f32], alpha: &[f32], beta: &[f32], c: usize, s: u
     if out.is_empty() {
         return out;
     }
-    out.par_chunks_mut(c * s)
-        .zip(x.par_chunks(c * s))
-        .for_each(|(y, x)| {
-            vectorized(
-                #[inline(always)]
-                || {
-                    for ch in 0..c {
-                        let (a, b) = (alpha[ch], beta[ch]);
-                        for (y, &x) in y[ch * s..(ch + 1) * s]
-                            .iter_mut()
-                            .zip(&x[ch * s..(ch + 1) * s])
-                        {
-                            *y = x * a + b;
+    super::parallel(|| {
+        out.par_chunks_mut(c * s)
+            .zip(x.par_chunks(c * s))
+            .for_each(|(y, x)| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for ch in 0..c {
+                            let (a, b) = (alpha[ch], beta[ch]);
+                            for (y, &x) in y[ch * s..(ch + 1) * s]
+                                .iter_mut()
+                                .zip(&x[ch * s..(ch + 1) * s])
+                            {
+                                *y = x * a + b;
+                            }
                         }
-                    }
-                },
-            )
-        });
+                    },
+                )
+            })
+    });
     out
 }
 
@@ -121,31 +125,33 @@ pub(crate) fn input_grad(
     if dx.is_empty() {
         return dx;
     }
-    dx.par_chunks_mut(c * s)
-        .zip(x.par_chunks(c * s).zip(g.par_chunks(c * s)))
-        .for_each(|(dx, (x, g))| {
-            vectorized(
-                #[inline(always)]
-                || {
-                    for ch in 0..c {
-                        let (mu, inv, k, mg, mgx) =
-                            (mean[ch], inv_std[ch], k[ch], mean_g[ch], mean_gx[ch]);
-                        let range = ch * s..(ch + 1) * s;
-                        let lane = dx[range.clone()]
-                            .iter_mut()
-                            .zip(&x[range.clone()])
-                            .zip(&g[range]);
-                        if mg == 0.0 && mgx == 0.0 {
-                            // running statistics: x does not enter (an infinite x stays out)
-                            lane.for_each(|((dx, _), &g)| *dx = k * g);
-                        } else {
-                            for ((dx, &x), &g) in lane {
-                                *dx = k * (g - mg - (x - mu) * inv * mgx);
+    super::parallel(|| {
+        dx.par_chunks_mut(c * s)
+            .zip(x.par_chunks(c * s).zip(g.par_chunks(c * s)))
+            .for_each(|(dx, (x, g))| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for ch in 0..c {
+                            let (mu, inv, k, mg, mgx) =
+                                (mean[ch], inv_std[ch], k[ch], mean_g[ch], mean_gx[ch]);
+                            let range = ch * s..(ch + 1) * s;
+                            let lane = dx[range.clone()]
+                                .iter_mut()
+                                .zip(&x[range.clone()])
+                                .zip(&g[range]);
+                            if mg == 0.0 && mgx == 0.0 {
+                                // running statistics: x does not enter (an infinite x stays out)
+                                lane.for_each(|((dx, _), &g)| *dx = k * g);
+                            } else {
+                                for ((dx, &x), &g) in lane {
+                                    *dx = k * (g - mg - (x - mu) * inv * mgx);
+                                }
                             }
                         }
-                    }
-                },
-            )
-        });
+                    },
+                )
+            })
+    });
     dx
 }

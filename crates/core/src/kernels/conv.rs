@@ -202,37 +202,39 @@ pub(crate) fn conv2d_forward(
         // One block of images per thread, so each thread allocates one buffer (rayon's
         // `for_each_init` would make one per work-stealing split).
         let per_block = n.div_ceil(n.min(num_threads()).max(1)).max(1);
-        out.par_chunks_mut(per_block * o * ohw)
-            .zip(x.par_chunks(per_block * g.image_len()))
-            .for_each(|(out, images)| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        let mut col = buffers::take(g.col_len()); // im2col writes it all
-                        for (out, image) in
-                            out.chunks_mut(o * ohw).zip(images.chunks(g.image_len()))
-                        {
-                            im2col(g, image, &mut col);
-                            sgemm(
-                                o,
-                                ohw,
-                                g.col_rows(),
-                                Mat::rows(w, g.col_rows()),
-                                Mat::rows(&col, ohw),
-                                out,
-                                false,
-                                threads,
-                            );
-                            if let Some(b) = b {
-                                for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
-                                    row.iter_mut().for_each(|v| *v += bias);
+        super::parallel(|| {
+            out.par_chunks_mut(per_block * o * ohw)
+                .zip(x.par_chunks(per_block * g.image_len()))
+                .for_each(|(out, images)| {
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            let mut col = buffers::take(g.col_len()); // im2col writes it all
+                            for (out, image) in
+                                out.chunks_mut(o * ohw).zip(images.chunks(g.image_len()))
+                            {
+                                im2col(g, image, &mut col);
+                                sgemm(
+                                    o,
+                                    ohw,
+                                    g.col_rows(),
+                                    Mat::rows(w, g.col_rows()),
+                                    Mat::rows(&col, ohw),
+                                    out,
+                                    false,
+                                    threads,
+                                );
+                                if let Some(b) = b {
+                                    for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
+                                        row.iter_mut().for_each(|v| *v += bias);
+                                    }
                                 }
                             }
-                        }
-                        buffers::recycle(col);
-                    },
-                )
-            });
+                            buffers::recycle(col);
+                        },
+                    )
+                })
+        });
     }
     out
 }
@@ -320,7 +322,7 @@ pub(crate) fn conv2d_backward(
         )
     };
     let mut gx = want_dx.then(|| buffers::zeroed(n * g.image_len()));
-    let partials: Vec<Vec<f32>> = match gx.as_mut() {
+    let partials: Vec<Vec<f32>> = super::parallel(|| match gx.as_mut() {
         Some(gx) => gx
             .par_chunks_mut(per_block * g.image_len())
             .enumerate()
@@ -330,7 +332,7 @@ pub(crate) fn conv2d_backward(
             .into_par_iter()
             .map(|blk| run_block(blk, None))
             .collect(),
-    };
+    });
     let mut partials = partials.into_iter();
     let mut gw = partials.next().expect("at least one block");
     for p in partials {

@@ -15,18 +15,20 @@ pub(crate) fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f32> {
         );
     }
     let mut out = buffers::take(x.len());
-    out.par_chunks_mut(PAR_THRESHOLD)
-        .zip(x.par_chunks(PAR_THRESHOLD))
-        .for_each(|(o, x)| {
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (o, &v) in o.iter_mut().zip(x) {
-                        *o = f(v);
-                    }
-                },
-            )
-        });
+    super::parallel(|| {
+        out.par_chunks_mut(PAR_THRESHOLD)
+            .zip(x.par_chunks(PAR_THRESHOLD))
+            .for_each(|(o, x)| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (o, &v) in o.iter_mut().zip(x) {
+                            *o = f(v);
+                        }
+                    },
+                )
+            })
+    });
     out
 }
 
@@ -40,32 +42,36 @@ pub(crate) fn zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync + Sen
         );
     }
     let mut out = buffers::take(a.len());
-    out.par_chunks_mut(PAR_THRESHOLD)
-        .zip(a.par_chunks(PAR_THRESHOLD).zip(b.par_chunks(PAR_THRESHOLD)))
-        .for_each(|(o, (a, b))| {
-            vectorized(
-                #[inline(always)]
-                || {
-                    for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
-                        *o = f(x, y);
-                    }
-                },
-            )
-        });
+    super::parallel(|| {
+        out.par_chunks_mut(PAR_THRESHOLD)
+            .zip(a.par_chunks(PAR_THRESHOLD).zip(b.par_chunks(PAR_THRESHOLD)))
+            .for_each(|(o, (a, b))| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                            *o = f(x, y);
+                        }
+                    },
+                )
+            })
+    });
     out
 }
 
 /// `a[i] = f(a[i], b[i])` in place: a backward rule writing its result into the incoming
 /// gradient's buffer, which nothing else holds, instead of into a fresh one.
 pub(crate) fn zip_in_place(a: &mut [f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync + Send) {
-    a.par_chunks_mut(PAR_THRESHOLD)
-        .zip(b.par_chunks(PAR_THRESHOLD))
-        .for_each(|(o, b)| {
-            vectorized(
-                #[inline(always)]
-                || o.iter_mut().zip(b).for_each(|(o, &b)| *o = f(*o, b)),
-            )
-        });
+    super::parallel(|| {
+        a.par_chunks_mut(PAR_THRESHOLD)
+            .zip(b.par_chunks(PAR_THRESHOLD))
+            .for_each(|(o, b)| {
+                vectorized(
+                    #[inline(always)]
+                    || o.iter_mut().zip(b).for_each(|(o, &b)| *o = f(*o, b)),
+                )
+            })
+    });
 }
 
 #[cfg(test)]

@@ -89,17 +89,19 @@ pub(crate) fn sgemm(
     // ran at 54 GFLOP/s split by gemm, 76 on one thread). Tiny products stay on one thread.
     if threads > 1 && m >= 32 && mn.saturating_mul(k) >= 1 << 18 {
         let rows = m.div_ceil(threads);
-        c[..mn]
-            .par_chunks_mut(rows * n)
-            .enumerate()
-            .for_each(|(i, c)| {
-                let r0 = i * rows;
-                let a_block = Mat {
-                    data: &a.data[r0 * a.row_stride..],
-                    ..a
-                };
-                sgemm(c.len() / n, n, k, a_block, b, c, accumulate, 1);
-            });
+        super::parallel(|| {
+            c[..mn]
+                .par_chunks_mut(rows * n)
+                .enumerate()
+                .for_each(|(i, c)| {
+                    let r0 = i * rows;
+                    let a_block = Mat {
+                        data: &a.data[r0 * a.row_stride..],
+                        ..a
+                    };
+                    sgemm(c.len() / n, n, k, a_block, b, c, accumulate, 1);
+                })
+        });
         return;
     }
     // SAFETY: the asserts above check that every index gemm touches, (m-1, k-1) of `a`,

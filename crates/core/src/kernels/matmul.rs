@@ -44,21 +44,23 @@ pub(crate) fn product(a: &[f32], b: &[f32], p: &ProductShape) -> Vec<f32> {
         num_threads()
     };
     let (a_len, b_len) = (p.a_len(), p.b_len());
-    out.par_chunks_mut(p.m * p.n)
-        .enumerate()
-        .for_each(|(i, o)| {
-            let b_i = if p.b_shared { b } else { &b[i * b_len..] };
-            sgemm(
-                p.m,
-                p.n,
-                p.k,
-                view(&a[i * a_len..], p.a_cols, p.ta),
-                view(b_i, p.b_cols, p.tb),
-                o,
-                false,
-                threads,
-            );
-        });
+    super::parallel(|| {
+        out.par_chunks_mut(p.m * p.n)
+            .enumerate()
+            .for_each(|(i, o)| {
+                let b_i = if p.b_shared { b } else { &b[i * b_len..] };
+                sgemm(
+                    p.m,
+                    p.n,
+                    p.k,
+                    view(&a[i * a_len..], p.a_cols, p.ta),
+                    view(b_i, p.b_cols, p.tb),
+                    o,
+                    false,
+                    threads,
+                );
+            })
+    });
     out
 }
 

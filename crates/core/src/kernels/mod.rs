@@ -13,9 +13,11 @@
 //! debugger line by line: minitorch's "simple" and "fast" backends behind one interface.
 
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub(crate) mod batch_norm;
 pub(crate) mod buffers;
+pub use buffers::{set_allocator_tuning, set_buffer_pool_bytes};
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
@@ -95,27 +97,64 @@ pub(crate) fn fast() -> bool {
 /// costs more than it saves.
 pub(crate) const PAR_THRESHOLD: usize = 1 << 15;
 
-/// Sets how many threads kindling's kernels use (rayon's global pool). Call it once, before
-/// any tensor work; later calls return an error, as rayon allows one global pool.
+/// kindling's own thread pool, built on first use with rayon's default size (the
+/// `RAYON_NUM_THREADS` variable, or one thread per core) and rebuilt by
+/// [`set_num_threads`]. Its own pool, not rayon's global one, so that a host program's
+/// rayon configuration neither blocks nor is changed by kindling's.
+static POOL: Mutex<Option<Arc<rayon::ThreadPool>>> = Mutex::new(None);
+
+fn pool() -> Arc<rayon::ThreadPool> {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    pool.get_or_insert_with(|| {
+        Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .thread_name(|i| format!("kindling-{i}"))
+                .build()
+                .expect("kindling could not start its worker threads"),
+        )
+    })
+    .clone()
+}
+
+/// Runs `f`, and every parallel iterator inside it, on kindling's pool. From a thread of
+/// that pool it runs `f` in place.
+pub(crate) fn parallel<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    pool().install(f)
+}
+
+/// Sets how many threads kindling's kernels use, like `torch.set_num_threads`. It can be
+/// called at any time, and again; work already running finishes on the old threads. The
+/// same count gives bit-identical results run after run, since work is split into fixed
+/// blocks by that count.
+///
+/// # Errors
+/// If `n` is 0, or the threads cannot be started.
 ///
 /// ```
-/// // The first call in a process wins; this example just shows the call.
-/// let _ = kindling_core::set_num_threads(2);
+/// kindling::set_num_threads(2).unwrap();
+/// assert_eq!(kindling::num_threads(), 2);
+/// assert!(kindling::set_num_threads(0).is_err());
 /// ```
 pub fn set_num_threads(n: usize) -> Result<(), String> {
-    rayon::ThreadPoolBuilder::new()
+    if n == 0 {
+        return Err("set_num_threads(0): kindling needs at least one thread".into());
+    }
+    let new = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
-        .build_global()
-        .map_err(|e| format!("set_num_threads({n}): {e}"))
+        .thread_name(|i| format!("kindling-{i}"))
+        .build()
+        .map_err(|e| format!("set_num_threads({n}): {e}"))?;
+    *POOL.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(new));
+    Ok(())
 }
 
 /// The number of threads kernels split work over.
 ///
 /// ```
-/// assert!(kindling_core::num_threads() >= 1);
+/// assert!(kindling::num_threads() >= 1);
 /// ```
 pub fn num_threads() -> usize {
-    rayon::current_num_threads()
+    pool().current_num_threads()
 }
 
 /// Runs `f` compiled for AVX2 and FMA when the CPU has them, and as plain code otherwise.

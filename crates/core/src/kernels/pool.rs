@@ -23,15 +23,17 @@ pub(crate) fn max_pool2d(
     if out.is_empty() {
         return (out, argmax);
     }
-    out.par_chunks_mut(oh * ow)
-        .zip(argmax.par_chunks_mut(oh * ow))
-        .zip(x.par_chunks(h * w))
-        .for_each(|((out, arg), plane)| {
-            vectorized(
-                #[inline(always)]
-                || pool_plane(plane, w, kernel, stride, ow, out, arg),
-            )
-        });
+    super::parallel(|| {
+        out.par_chunks_mut(oh * ow)
+            .zip(argmax.par_chunks_mut(oh * ow))
+            .zip(x.par_chunks(h * w))
+            .for_each(|((out, arg), plane)| {
+                vectorized(
+                    #[inline(always)]
+                    || pool_plane(plane, w, kernel, stride, ow, out, arg),
+                )
+            })
+    });
     (out, argmax)
 }
 
@@ -118,17 +120,19 @@ pub(crate) fn max_pool2d_backward(
     if len == 0 || out_plane == 0 {
         return gx;
     }
-    gx.par_chunks_mut(plane)
-        .zip(g.par_chunks(out_plane).zip(argmax.par_chunks(out_plane)))
-        .for_each(|(dx, (g, arg))| {
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (&g, &a) in g.iter().zip(arg) {
-                        dx[a as usize] += g;
-                    }
-                },
-            )
-        });
+    super::parallel(|| {
+        gx.par_chunks_mut(plane)
+            .zip(g.par_chunks(out_plane).zip(argmax.par_chunks(out_plane)))
+            .for_each(|(dx, (g, arg))| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (&g, &a) in g.iter().zip(arg) {
+                            dx[a as usize] += g;
+                        }
+                    },
+                )
+            })
+    });
     gx
 }
