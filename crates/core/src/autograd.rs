@@ -117,8 +117,12 @@ fn run_backward(root: &Tensor, seed: Tensor) {
             continue; // no gradient reached this node (e.g. an unused branch)
         };
         if node.is_leaf() {
+            // A leaf keeps its gradient, so it must own the buffer (see `owned`).
             let mut slot = node.0.grad.lock().unwrap();
-            *slot = Some(accumulate(slot.take(), g));
+            *slot = Some(match slot.take() {
+                Some(so_far) => accumulate(so_far, g),
+                None => owned(g),
+            });
             continue;
         }
         let op = node.0.op.lock().unwrap().take().unwrap_or_else(|| {
@@ -130,13 +134,19 @@ fn run_backward(root: &Tensor, seed: Tensor) {
         });
         check_saved_versions(&op, &node);
         let input_grads = crate::profile::backward(op.name(), || op.backward(&node, &g));
+        // A rule may have written its result into `g`'s buffer; let go of `g` so that the
+        // result is that buffer's only holder.
+        drop(g);
         for (input, ig) in op.inputs().into_iter().zip(input_grads) {
             let Some(ig) = ig else { continue };
             if !input.is_requires_grad() {
                 continue;
             }
             debug_assert_eq!(ig.shape(), input.shape(), "{} backward", op.name());
-            let sum = accumulate(grads.remove(&input.id()), ig);
+            let sum = match grads.remove(&input.id()) {
+                Some(so_far) => accumulate(so_far, ig),
+                None => ig,
+            };
             grads.insert(input.id(), sum);
         }
         // `op` drops here, releasing the values it saved for backward.
@@ -167,17 +177,10 @@ fn check_saved_versions(op: &crate::op::Op, out: &Tensor) {
     }
 }
 
-/// Adds gradient `g` to what has arrived so far (`None`: nothing yet), the one way every
-/// gradient is summed, inside the walk and into a leaf's `.grad()`.
-///
-/// The result always owns its buffer: a gradient that is still shared (by two inputs of
-/// `a + b`, which receive the same tensor, or with the caller's seed) is copied, so that
-/// scaling one leaf's gradient in place (as gradient clipping does) never touches another.
-/// When nothing else holds `so_far`'s buffer, `g` is added into it without a new one.
-fn accumulate(so_far: Option<Tensor>, g: Tensor) -> Tensor {
-    let Some(so_far) = so_far else {
-        return owned(g);
-    };
+/// `so_far + g`: the one way every gradient is summed, inside the walk and into a leaf's
+/// `.grad()`. When nothing else holds `so_far`'s buffer, `g` is added into it, with no new
+/// buffer; otherwise the sum goes to a new one, so a buffer someone else holds never changes.
+fn accumulate(so_far: Tensor, g: Tensor) -> Tensor {
     let shape = so_far.shape().to_vec();
     let mut data = take_buffer(so_far).unwrap_or_else(|t| t.to_vec());
     for (d, v) in data.iter_mut().zip(g.data().iter()) {
@@ -186,7 +189,10 @@ fn accumulate(so_far: Option<Tensor>, g: Tensor) -> Tensor {
     Tensor::constant(data, shape)
 }
 
-/// `t` itself when no other handle or view shares its storage, otherwise a copy.
+/// A leaf's first gradient, made sure to be its own: a gradient still shared (the two
+/// inputs of `a + b` receive the same tensor, and a seed comes from the caller) is copied,
+/// so that scaling one leaf's gradient in place (as gradient clipping does) never changes
+/// another's, or the caller's seed.
 fn owned(t: Tensor) -> Tensor {
     let shape = t.shape().to_vec();
     match take_buffer(t) {
