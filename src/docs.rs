@@ -1,5 +1,5 @@
 //! The book in `docs/`, compiled as doctests: every ```` ```rust ```` block in a chapter is
-//! built and run by `cargo test --doc -p kindling`, so the book cannot drift from the API.
+//! built and run by `cargo test --doc -p kindling-dl`, so the book cannot drift from the API.
 //! This module exists only under `cfg(doctest)`; `cargo doc` and normal builds never see it.
 
 /// docs/README.md: the index.

@@ -19,6 +19,7 @@ pub(crate) struct Storage {
 impl Storage {
     pub(crate) fn new(data: Vec<f32>) -> Storage {
         crate::kernels::buffers::tune_allocator();
+        warn_if_unoptimized();
         Storage {
             data: RwLock::new(data),
             version: AtomicU64::new(0),
@@ -52,6 +53,30 @@ impl Storage {
     /// handle: no copy and no lock.
     pub(crate) fn take_vec(&mut self) -> Vec<f32> {
         std::mem::take(self.data.get_mut().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// What a dependent crate's dev build prints once, at the first tensor, when it compiled
+/// kindling at opt-level 0 (see `build.rs`).
+#[cfg_attr(not(kindling_unoptimized), allow(dead_code))]
+pub(crate) const UNOPTIMIZED_WARNING: &str = "\
+kindling: this program compiled kindling without optimisation (opt-level 0), so every \
+tensor op runs 50-80x slower than it can. Add this to your Cargo.toml, or build with \
+--release (set KINDLING_NO_OPT_WARNING=1 to silence this):
+[profile.dev.package.\"*\"]
+opt-level = 3
+debug-assertions = false
+overflow-checks = false";
+
+fn warn_if_unoptimized() {
+    #[cfg(kindling_unoptimized)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            if std::env::var_os("KINDLING_NO_OPT_WARNING").is_none() {
+                eprintln!("{UNOPTIMIZED_WARNING}");
+            }
+        });
     }
 }
 
