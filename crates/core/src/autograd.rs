@@ -22,7 +22,7 @@ thread_local! {
 /// Whether ops currently record the graph (true unless inside [`no_grad`]).
 ///
 /// ```
-/// use kindling_core::{autograd::is_grad_enabled, no_grad};
+/// use kindling::{autograd::is_grad_enabled, no_grad};
 /// assert!(is_grad_enabled());
 /// no_grad(|| assert!(!is_grad_enabled()));
 /// ```
@@ -34,7 +34,7 @@ pub fn is_grad_enabled() -> bool {
 /// Use it for evaluation and for updating parameters by hand.
 ///
 /// ```
-/// use kindling_core::{no_grad, Tensor};
+/// use kindling::{no_grad, Tensor};
 /// let w = Tensor::ones(&[2]).requires_grad(true);
 /// let y = no_grad(|| &w * 3.0);
 /// assert!(!y.is_requires_grad());
@@ -59,7 +59,7 @@ impl Tensor {
     /// not require a gradient, or if its graph was already freed by an earlier `backward`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![2.0], &[1]).requires_grad(true);
     /// let y = (&x * &x + &x).sum(); // y = x² + x, dy/dx = 2x + 1
     /// y.backward();
@@ -83,7 +83,7 @@ impl Tensor {
     /// gradient, or its graph was already freed.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2]).requires_grad(true);
     /// let y = &x * 3.0;
     /// y.backward_with(&Tensor::from_vec(vec![1.0, 10.0], &[2]));
@@ -302,7 +302,7 @@ impl Default for GradcheckOptions {
 /// element: `Ok` if it is within tolerance, `Err` (with the same report) if not.
 ///
 /// ```
-/// use kindling_core::{autograd::gradcheck, Tensor};
+/// use kindling::{autograd::gradcheck, Tensor};
 /// let x = Tensor::from_vec(vec![0.5, -1.0, 2.0], &[3]);
 /// let report = gradcheck(|t| t[0].tanh(), &[x], Default::default()).unwrap();
 /// assert!(report.error_ratio <= 1.0);

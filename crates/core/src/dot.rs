@@ -11,7 +11,7 @@ impl Tensor {
     /// The recorded graph behind this tensor in Graphviz DOT format.
     ///
     /// ```
-    /// use kindling_core::Tensor;
+    /// use kindling::Tensor;
     /// let x = Tensor::ones(&[2]).requires_grad(true);
     /// let y = (&x * &x).sum();
     /// let dot = y.to_dot();

@@ -8,7 +8,7 @@
 //! - backward: around each op's backward rule, where `autograd.rs` runs it.
 //!
 //! ```
-//! use kindling_core::{profile, Tensor};
+//! use kindling::{profile, Tensor};
 //! profile::enable(true);
 //! let x = Tensor::ones(&[4, 4]).requires_grad(true);
 //! x.exp().sum().backward();
@@ -29,7 +29,7 @@ static TOTALS: Mutex<Option<HashMap<String, (Duration, u64)>>> = Mutex::new(None
 /// Turns the profiler on or off.
 ///
 /// ```
-/// kindling_core::profile::enable(false);
+/// kindling::profile::enable(false);
 /// ```
 pub fn enable(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
@@ -38,8 +38,8 @@ pub fn enable(on: bool) {
 /// Forgets everything recorded so far.
 ///
 /// ```
-/// kindling_core::profile::reset();
-/// assert!(kindling_core::profile::report().is_empty());
+/// kindling::profile::reset();
+/// assert!(kindling::profile::report().is_empty());
 /// ```
 pub fn reset() {
     *TOTALS.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -48,7 +48,7 @@ pub fn reset() {
 /// A table of the recorded ops, most expensive first: total milliseconds, calls, share.
 ///
 /// ```
-/// let table = kindling_core::profile::report();
+/// let table = kindling::profile::report();
 /// let _ = table;
 /// ```
 pub fn report() -> String {

@@ -22,7 +22,7 @@ impl Xoshiro256 {
     /// A generator whose stream depends only on `seed`.
     ///
     /// ```
-    /// use kindling_core::rng::Xoshiro256;
+    /// use kindling::rng::Xoshiro256;
     /// assert_eq!(Xoshiro256::seed_from(1), Xoshiro256::seed_from(1));
     /// ```
     pub fn seed_from(seed: u64) -> Self {
@@ -43,7 +43,7 @@ impl Xoshiro256 {
     /// A uniform f32 in `[0, 1)` from the top 24 bits (every value exactly representable).
     ///
     /// ```
-    /// use kindling_core::rng::Xoshiro256;
+    /// use kindling::rng::Xoshiro256;
     /// let v = Xoshiro256::seed_from(3).next_f32();
     /// assert!((0.0..1.0).contains(&v));
     /// ```
@@ -84,7 +84,7 @@ static GLOBAL: Mutex<Option<Xoshiro256>> = Mutex::new(None);
 /// (`randn`, `rand`, layer initialisation, dropout masks) draws from it.
 ///
 /// ```
-/// use kindling_core::{manual_seed, Tensor};
+/// use kindling::{manual_seed, Tensor};
 /// manual_seed(42);
 /// let a = Tensor::rand(&[2]);
 /// manual_seed(42);
@@ -97,7 +97,7 @@ pub fn manual_seed(seed: u64) {
 /// Runs `f` with the global generator. Layers use this to initialise their weights.
 ///
 /// ```
-/// use kindling_core::rng::with_rng;
+/// use kindling::rng::with_rng;
 /// use rand::RngCore;
 /// let x = with_rng(|r| r.next_u64());
 /// let _ = x;
@@ -110,7 +110,7 @@ pub fn with_rng<R>(f: impl FnOnce(&mut Xoshiro256) -> R) -> R {
 /// A copy of the global generator's state, for a checkpoint.
 ///
 /// ```
-/// use kindling_core::{rng, Tensor};
+/// use kindling::{rng, Tensor};
 /// let saved = rng::get_rng_state();
 /// let a = Tensor::randn(&[2]);
 /// rng::set_rng_state(saved);
@@ -123,7 +123,7 @@ pub fn get_rng_state() -> Xoshiro256 {
 /// Restores the global generator's state saved by [`get_rng_state`].
 ///
 /// ```
-/// use kindling_core::rng;
+/// use kindling::rng;
 /// rng::set_rng_state(rng::Xoshiro256::seed_from(5));
 /// ```
 pub fn set_rng_state(state: Xoshiro256) {
@@ -141,7 +141,7 @@ pub(crate) fn uniform_vec(n: usize) -> Vec<f32> {
 /// `n` samples uniform in `[low, high)` from the global generator (for initialisation).
 ///
 /// ```
-/// use kindling_core::rng::uniform;
+/// use kindling::rng::uniform;
 /// assert!(uniform(10, -0.5, 0.5).iter().all(|v| (-0.5..0.5).contains(v)));
 /// ```
 pub fn uniform(n: usize, low: f32, high: f32) -> Vec<f32> {

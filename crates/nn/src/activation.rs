@@ -7,8 +7,8 @@ use crate::Module;
 /// max(x, 0) element-wise (`torch.nn.ReLU`). No parameters.
 ///
 /// ```
-/// use kindling_nn::{Module, ReLU};
-/// use kindling_core::Tensor;
+/// use kindling::nn::{Module, ReLU};
+/// use kindling::Tensor;
 /// let y = ReLU::new().forward(&Tensor::from_vec(vec![-1.0, 3.0], &[2]));
 /// assert_eq!(y.to_vec(), vec![0.0, 3.0]);
 /// ```
@@ -28,7 +28,7 @@ impl ReLU {
     /// A ReLU layer.
     ///
     /// ```
-    /// let _relu = kindling_nn::ReLU::new();
+    /// let _relu = kindling::nn::ReLU::new();
     /// ```
     pub fn new() -> Self {
         ReLU { training: true }

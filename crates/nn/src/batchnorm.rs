@@ -20,8 +20,8 @@ use crate::Module;
 /// `BatchNorm1d/2d/3d`. Use the aliases.
 ///
 /// ```
-/// use kindling_nn::{BatchNorm1d, Module};
-/// use kindling_core::Tensor;
+/// use kindling::nn::{BatchNorm1d, Module};
+/// use kindling::Tensor;
 /// let bn = BatchNorm1d::new(3);
 /// let scores = Tensor::from_vec(vec![85., 60., 70., 90., 80., 75., 95., 50., 80., 88., 70., 85.], &[4, 3]);
 /// bn.forward(&scores);
@@ -73,7 +73,7 @@ impl<const D: usize> BatchNorm<D> {
     /// momentum 0.1, eps 1e-5, affine, tracking running statistics, in training mode.
     ///
     /// ```
-    /// use kindling_nn::BatchNorm2d;
+    /// use kindling::nn::BatchNorm2d;
     /// let bn = BatchNorm2d::new(32);
     /// assert_eq!(bn.running_var().to_vec(), vec![1.0; 32]);
     /// ```
@@ -106,7 +106,7 @@ impl<const D: usize> BatchNorm<D> {
     /// Builder: the constant added to the variance before the square root (default 1e-5).
     ///
     /// ```
-    /// let bn = kindling_nn::BatchNorm1d::new(3).eps(1e-3);
+    /// let bn = kindling::nn::BatchNorm1d::new(3).eps(1e-3);
     /// assert_eq!(bn.get_eps(), 1e-3);
     /// ```
     pub fn eps(mut self, eps: f32) -> Self {
@@ -117,7 +117,7 @@ impl<const D: usize> BatchNorm<D> {
     /// Builder: with `false`, no learnable γ and β (the output is just normalised).
     ///
     /// ```
-    /// use kindling_nn::{BatchNorm2d, Module};
+    /// use kindling::nn::{BatchNorm2d, Module};
     /// assert!(BatchNorm2d::new(4).affine(false).parameters().is_empty());
     /// ```
     pub fn affine(mut self, on: bool) -> Self {
@@ -135,7 +135,7 @@ impl<const D: usize> BatchNorm<D> {
     /// batch's statistics in eval mode too, and has no buffers in its state dict.
     ///
     /// ```
-    /// use kindling_nn::{BatchNorm2d, Module};
+    /// use kindling::nn::{BatchNorm2d, Module};
     /// assert_eq!(BatchNorm2d::new(4).track_running_stats(false).state_dict().keys(), vec!["weight", "bias"]);
     /// ```
     pub fn track_running_stats(mut self, on: bool) -> Self {
@@ -146,7 +146,7 @@ impl<const D: usize> BatchNorm<D> {
     /// The running mean buffer (shared: it changes as the layer trains).
     ///
     /// ```
-    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).running_mean().to_vec(), vec![0.0, 0.0]);
+    /// assert_eq!(kindling::nn::BatchNorm1d::new(2).running_mean().to_vec(), vec![0.0, 0.0]);
     /// ```
     pub fn running_mean(&self) -> Tensor {
         self.running_mean.clone()
@@ -155,7 +155,7 @@ impl<const D: usize> BatchNorm<D> {
     /// The running (unbiased) variance buffer.
     ///
     /// ```
-    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).running_var().to_vec(), vec![1.0, 1.0]);
+    /// assert_eq!(kindling::nn::BatchNorm1d::new(2).running_var().to_vec(), vec![1.0, 1.0]);
     /// ```
     pub fn running_var(&self) -> Tensor {
         self.running_var.clone()
@@ -164,7 +164,7 @@ impl<const D: usize> BatchNorm<D> {
     /// How many training batches have updated the running statistics.
     ///
     /// ```
-    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).num_batches_tracked(), 0);
+    /// assert_eq!(kindling::nn::BatchNorm1d::new(2).num_batches_tracked(), 0);
     /// ```
     pub fn num_batches_tracked(&self) -> u64 {
         self.num_batches_tracked.item() as u64
@@ -173,7 +173,7 @@ impl<const D: usize> BatchNorm<D> {
     /// γ, the learnable scale (`None` without affine).
     ///
     /// ```
-    /// assert_eq!(kindling_nn::BatchNorm1d::new(2).weight().unwrap().to_vec(), vec![1.0, 1.0]);
+    /// assert_eq!(kindling::nn::BatchNorm1d::new(2).weight().unwrap().to_vec(), vec![1.0, 1.0]);
     /// ```
     pub fn weight(&self) -> Option<Tensor> {
         self.weight.clone()

@@ -10,8 +10,8 @@ use crate::Module;
 /// A 2-d convolution with square kernels: weight `[out, in, k, k]`, bias `[out]`.
 ///
 /// ```
-/// use kindling_nn::{Conv2d, Module};
-/// use kindling_core::Tensor;
+/// use kindling::nn::{Conv2d, Module};
+/// use kindling::Tensor;
 /// let conv = Conv2d::new(1, 32, 3).padding(1);
 /// assert_eq!(conv.forward(&Tensor::zeros(&[2, 1, 28, 28])).shape(), &[2, 32, 28, 28]);
 /// ```
@@ -27,7 +27,7 @@ impl Conv2d {
     /// A layer with stride 1, no padding, a bias, and PyTorch's default initialisation.
     ///
     /// ```
-    /// let conv = kindling_nn::Conv2d::new(3, 8, 5);
+    /// let conv = kindling::nn::Conv2d::new(3, 8, 5);
     /// assert_eq!(conv.weight().shape(), &[8, 3, 5, 5]);
     /// ```
     pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize) -> Self {
@@ -47,8 +47,8 @@ impl Conv2d {
     /// Builder: the step between windows.
     ///
     /// ```
-    /// use kindling_nn::{Conv2d, Module};
-    /// use kindling_core::Tensor;
+    /// use kindling::nn::{Conv2d, Module};
+    /// use kindling::Tensor;
     /// let y = Conv2d::new(1, 1, 3).stride(2).forward(&Tensor::zeros(&[1, 1, 7, 7]));
     /// assert_eq!(y.shape(), &[1, 1, 3, 3]);
     /// ```
@@ -60,8 +60,8 @@ impl Conv2d {
     /// Builder: zeros added on every side of the input.
     ///
     /// ```
-    /// use kindling_nn::{Conv2d, Module};
-    /// use kindling_core::Tensor;
+    /// use kindling::nn::{Conv2d, Module};
+    /// use kindling::Tensor;
     /// let y = Conv2d::new(1, 1, 3).padding(1).forward(&Tensor::zeros(&[1, 1, 5, 5]));
     /// assert_eq!(y.shape(), &[1, 1, 5, 5]);
     /// ```
@@ -73,7 +73,7 @@ impl Conv2d {
     /// Builder: with `false`, no bias (common right before a BatchNorm, which has its own).
     ///
     /// ```
-    /// use kindling_nn::{Conv2d, Module};
+    /// use kindling::nn::{Conv2d, Module};
     /// assert_eq!(Conv2d::new(1, 4, 3).bias(false).parameters().len(), 1);
     /// ```
     pub fn bias(mut self, on: bool) -> Self {
@@ -86,7 +86,7 @@ impl Conv2d {
     /// The weight `[out, in, k, k]`.
     ///
     /// ```
-    /// assert_eq!(kindling_nn::Conv2d::new(2, 4, 3).weight().numel(), 72);
+    /// assert_eq!(kindling::nn::Conv2d::new(2, 4, 3).weight().numel(), 72);
     /// ```
     pub fn weight(&self) -> Tensor {
         self.weight.clone()

@@ -9,8 +9,8 @@ use crate::Module;
 /// `manual_seed` makes it repeatable.
 ///
 /// ```
-/// use kindling_nn::{Dropout, Module};
-/// use kindling_core::Tensor;
+/// use kindling::nn::{Dropout, Module};
+/// use kindling::Tensor;
 /// let mut drop = Dropout::new(0.5);
 /// drop.eval();
 /// assert_eq!(drop.forward(&Tensor::ones(&[4])).to_vec(), vec![1.0; 4]);
@@ -28,7 +28,7 @@ impl Dropout {
     /// If `p` is not in `[0, 1]`.
     ///
     /// ```
-    /// let _d = kindling_nn::Dropout::new(0.1);
+    /// let _d = kindling::nn::Dropout::new(0.1);
     /// ```
     pub fn new(p: f32) -> Self {
         assert!(

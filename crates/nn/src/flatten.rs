@@ -8,8 +8,8 @@ use crate::Module;
 /// `[N, d1, d2, ...]` to `[N, d1·d2·...]`.
 ///
 /// ```
-/// use kindling_nn::{Flatten, Module};
-/// use kindling_core::Tensor;
+/// use kindling::nn::{Flatten, Module};
+/// use kindling::Tensor;
 /// assert_eq!(Flatten::new().forward(&Tensor::zeros(&[64, 64, 7, 7])).shape(), &[64, 3136]);
 /// ```
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ impl Flatten {
     /// A flatten layer (from dim 1).
     ///
     /// ```
-    /// let _flatten = kindling_nn::Flatten::new();
+    /// let _flatten = kindling::nn::Flatten::new();
     /// ```
     pub fn new() -> Self {
         Flatten { training: true }

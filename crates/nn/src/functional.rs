@@ -10,8 +10,8 @@ use kindling_core::Tensor;
 /// If `logits` is not 2-d, the number of targets is not N, or a target is out of range.
 ///
 /// ```
-/// use kindling_nn::functional::cross_entropy;
-/// use kindling_core::Tensor;
+/// use kindling::nn::functional::cross_entropy;
+/// use kindling::Tensor;
 /// let logits = Tensor::from_vec(vec![0.0, 0.0], &[1, 2]);
 /// assert!((cross_entropy(&logits, &[1]).item() - std::f32::consts::LN_2).abs() < 1e-6);
 /// ```
@@ -30,8 +30,8 @@ pub fn cross_entropy(logits: &Tensor, targets: &[usize]) -> Tensor {
 /// If the shapes differ; the message names both.
 ///
 /// ```
-/// use kindling_nn::functional::mse_loss;
-/// use kindling_core::Tensor;
+/// use kindling::nn::functional::mse_loss;
+/// use kindling::Tensor;
 /// let p = Tensor::from_vec(vec![1.0, 3.0], &[2]);
 /// let t = Tensor::from_vec(vec![0.0, 1.0], &[2]);
 /// assert_eq!(mse_loss(&p, &t).item(), 2.5);
@@ -50,8 +50,8 @@ pub fn mse_loss(prediction: &Tensor, target: &Tensor) -> Tensor {
 /// ReLU as a function.
 ///
 /// ```
-/// use kindling_core::Tensor;
-/// assert_eq!(kindling_nn::functional::relu(&Tensor::from_vec(vec![-2.0], &[1])).item(), 0.0);
+/// use kindling::Tensor;
+/// assert_eq!(kindling::nn::functional::relu(&Tensor::from_vec(vec![-2.0], &[1])).item(), 0.0);
 /// ```
 pub fn relu(x: &Tensor) -> Tensor {
     x.relu()

@@ -8,7 +8,7 @@ use kindling_core::{rng, Tensor};
 /// A tensor of `shape` drawn from U(-bound, bound), requiring a gradient (a parameter).
 ///
 /// ```
-/// use kindling_nn::init::uniform_parameter;
+/// use kindling::nn::init::uniform_parameter;
 /// let w = uniform_parameter(&[3, 2], 0.5);
 /// assert!(w.is_requires_grad());
 /// assert!(w.to_vec().iter().all(|v| v.abs() <= 0.5));
@@ -21,7 +21,7 @@ pub fn uniform_parameter(shape: &[usize], bound: f32) -> Tensor {
 /// PyTorch's default bound for a layer whose each output reads `fan_in` inputs.
 ///
 /// ```
-/// assert_eq!(kindling_nn::init::default_bound(4), 0.5);
+/// assert_eq!(kindling::nn::init::default_bound(4), 0.5);
 /// ```
 pub fn default_bound(fan_in: usize) -> f32 {
     1.0 / (fan_in.max(1) as f32).sqrt()

@@ -9,8 +9,8 @@
 //! `flatten.rs`, `dropout.rs`, `sequential.rs`, `functional.rs` (losses), `init.rs`.
 //!
 //! ```
-//! use kindling_nn::{functional::cross_entropy, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
-//! use kindling_core::Tensor;
+//! use kindling::nn::{functional::cross_entropy, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
+//! use kindling::Tensor;
 //! let model = Sequential::new()
 //!     .add(Conv2d::new(1, 4, 3).padding(1))
 //!     .add(BatchNorm2d::new(4))

@@ -10,8 +10,8 @@ use crate::Module;
 /// `[out_features]`. Accepts `[*, in_features]`, any number of leading dims.
 ///
 /// ```
-/// use kindling_nn::{Linear, Module};
-/// use kindling_core::Tensor;
+/// use kindling::nn::{Linear, Module};
+/// use kindling::Tensor;
 /// let fc = Linear::new(4, 2).bias(false);
 /// assert_eq!(fc.forward(&Tensor::ones(&[3, 4])).shape(), &[3, 2]);
 /// assert_eq!(fc.parameters().len(), 1);
@@ -26,7 +26,7 @@ impl Linear {
     /// A layer with PyTorch's default initialisation (see `init.rs`).
     ///
     /// ```
-    /// let fc = kindling_nn::Linear::new(3136, 128);
+    /// let fc = kindling::nn::Linear::new(3136, 128);
     /// assert_eq!(fc.weight().shape(), &[128, 3136]);
     /// ```
     pub fn new(in_features: usize, out_features: usize) -> Self {
@@ -41,7 +41,7 @@ impl Linear {
     /// Builder: with `false`, the layer has no bias.
     ///
     /// ```
-    /// assert!(kindling_nn::Linear::new(2, 2).bias(false).bias_tensor().is_none());
+    /// assert!(kindling::nn::Linear::new(2, 2).bias(false).bias_tensor().is_none());
     /// ```
     pub fn bias(mut self, on: bool) -> Self {
         if !on {
@@ -53,7 +53,7 @@ impl Linear {
     /// The weight `[out, in]`.
     ///
     /// ```
-    /// assert_eq!(kindling_nn::Linear::new(2, 5).weight().shape(), &[5, 2]);
+    /// assert_eq!(kindling::nn::Linear::new(2, 5).weight().shape(), &[5, 2]);
     /// ```
     pub fn weight(&self) -> Tensor {
         self.weight.clone()
@@ -62,7 +62,7 @@ impl Linear {
     /// The bias `[out]`, if the layer has one.
     ///
     /// ```
-    /// assert_eq!(kindling_nn::Linear::new(2, 5).bias_tensor().unwrap().shape(), &[5]);
+    /// assert_eq!(kindling::nn::Linear::new(2, 5).bias_tensor().unwrap().shape(), &[5]);
     /// ```
     pub fn bias_tensor(&self) -> Option<Tensor> {
         self.bias.clone()

@@ -8,8 +8,8 @@ use crate::Module;
 /// defaults to the kernel size, so windows do not overlap.
 ///
 /// ```
-/// use kindling_nn::{MaxPool2d, Module};
-/// use kindling_core::Tensor;
+/// use kindling::nn::{MaxPool2d, Module};
+/// use kindling::Tensor;
 /// assert_eq!(MaxPool2d::new(2).forward(&Tensor::zeros(&[1, 3, 28, 28])).shape(), &[1, 3, 14, 14]);
 /// ```
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ impl MaxPool2d {
     /// Pooling with window `kernel` and stride `kernel`.
     ///
     /// ```
-    /// let _pool = kindling_nn::MaxPool2d::new(2);
+    /// let _pool = kindling::nn::MaxPool2d::new(2);
     /// ```
     pub fn new(kernel: usize) -> Self {
         MaxPool2d {
@@ -36,8 +36,8 @@ impl MaxPool2d {
     /// Builder: a stride other than the kernel size.
     ///
     /// ```
-    /// use kindling_nn::{MaxPool2d, Module};
-    /// use kindling_core::Tensor;
+    /// use kindling::nn::{MaxPool2d, Module};
+    /// use kindling::Tensor;
     /// let y = MaxPool2d::new(3).stride(1).forward(&Tensor::zeros(&[1, 1, 5, 5]));
     /// assert_eq!(y.shape(), &[1, 1, 3, 3]);
     /// ```

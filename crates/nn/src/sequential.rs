@@ -8,8 +8,8 @@ use crate::Module;
 /// A chain of modules; `forward` feeds each one's output to the next.
 ///
 /// ```
-/// use kindling_nn::{Linear, Module, ReLU, Sequential};
-/// use kindling_core::Tensor;
+/// use kindling::nn::{Linear, Module, ReLU, Sequential};
+/// use kindling::Tensor;
 /// let mlp = Sequential::new().add(Linear::new(2, 8)).add(ReLU::new()).add(Linear::new(8, 1));
 /// assert_eq!(mlp.forward(&Tensor::ones(&[5, 2])).shape(), &[5, 1]);
 /// assert_eq!(mlp.named_parameters()[2].0, "2.weight");
@@ -30,7 +30,7 @@ impl Sequential {
     /// An empty chain, in training mode.
     ///
     /// ```
-    /// assert!(kindling_nn::Sequential::new().is_empty());
+    /// assert!(kindling::nn::Sequential::new().is_empty());
     /// ```
     pub fn new() -> Self {
         Sequential {
@@ -42,7 +42,7 @@ impl Sequential {
     /// Builder: appends a module. It takes the chain's current training mode.
     ///
     /// ```
-    /// use kindling_nn::{ReLU, Sequential};
+    /// use kindling::nn::{ReLU, Sequential};
     /// assert_eq!(Sequential::new().add(ReLU::new()).len(), 1);
     /// ```
     #[allow(clippy::should_implement_trait)]
@@ -54,7 +54,7 @@ impl Sequential {
     /// Appends a module in place.
     ///
     /// ```
-    /// use kindling_nn::{ReLU, Sequential};
+    /// use kindling::nn::{ReLU, Sequential};
     /// let mut seq = Sequential::new();
     /// seq.push(ReLU::new());
     /// assert_eq!(seq.len(), 1);
@@ -68,7 +68,7 @@ impl Sequential {
     /// The number of modules.
     ///
     /// ```
-    /// assert_eq!(kindling_nn::Sequential::new().len(), 0);
+    /// assert_eq!(kindling::nn::Sequential::new().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
         self.layers.len()
@@ -77,7 +77,7 @@ impl Sequential {
     /// True when the chain is empty.
     ///
     /// ```
-    /// assert!(kindling_nn::Sequential::new().is_empty());
+    /// assert!(kindling::nn::Sequential::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
@@ -86,7 +86,7 @@ impl Sequential {
     /// The module at position `i`.
     ///
     /// ```
-    /// use kindling_nn::{Module, ReLU, Sequential};
+    /// use kindling::nn::{Module, ReLU, Sequential};
     /// let seq = Sequential::new().add(ReLU::new());
     /// assert!(seq.get(0).unwrap().is_training());
     /// ```
@@ -98,8 +98,8 @@ impl Sequential {
     /// a network, e.g. to print the activations after each BatchNorm).
     ///
     /// ```
-    /// use kindling_nn::{Linear, ReLU, Sequential};
-    /// use kindling_core::Tensor;
+    /// use kindling::nn::{Linear, ReLU, Sequential};
+    /// use kindling::Tensor;
     /// let seq = Sequential::new().add(Linear::new(2, 3)).add(ReLU::new());
     /// assert_eq!(seq.forward_all(&Tensor::ones(&[1, 2])).len(), 2);
     /// ```

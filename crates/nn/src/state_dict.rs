@@ -10,8 +10,8 @@ use kindling_core::Tensor;
 /// An ordered map from key to tensor, like PyTorch's `OrderedDict` state dict.
 ///
 /// ```
-/// use kindling_nn::StateDict;
-/// use kindling_core::Tensor;
+/// use kindling::nn::StateDict;
+/// use kindling::Tensor;
 /// let mut sd = StateDict::new();
 /// sd.insert("weight", Tensor::ones(&[2, 2]));
 /// assert_eq!(sd.keys(), vec!["weight"]);
@@ -27,7 +27,7 @@ impl StateDict {
     /// An empty state dict.
     ///
     /// ```
-    /// assert!(kindling_nn::StateDict::new().is_empty());
+    /// assert!(kindling::nn::StateDict::new().is_empty());
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -36,8 +36,8 @@ impl StateDict {
     /// Inserts or replaces `key`. A new key goes at the end; a replaced one keeps its place.
     ///
     /// ```
-    /// use kindling_nn::StateDict;
-    /// use kindling_core::Tensor;
+    /// use kindling::nn::StateDict;
+    /// use kindling::Tensor;
     /// let mut sd = StateDict::new();
     /// sd.insert("a", Tensor::zeros(&[1]));
     /// sd.insert("a", Tensor::ones(&[1]));
@@ -58,7 +58,7 @@ impl StateDict {
     /// The tensor under `key`.
     ///
     /// ```
-    /// assert!(kindling_nn::StateDict::new().get("weight").is_none());
+    /// assert!(kindling::nn::StateDict::new().get("weight").is_none());
     /// ```
     pub fn get(&self, key: &str) -> Option<&Tensor> {
         self.index.get(key).map(|&i| &self.entries[i].1)
@@ -67,7 +67,7 @@ impl StateDict {
     /// The keys, in insertion order.
     ///
     /// ```
-    /// use kindling_nn::{BatchNorm1d, Module};
+    /// use kindling::nn::{BatchNorm1d, Module};
     /// let keys = BatchNorm1d::new(3).state_dict().keys();
     /// assert_eq!(keys, vec!["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]);
     /// ```
@@ -78,7 +78,7 @@ impl StateDict {
     /// `(key, tensor)` pairs in order.
     ///
     /// ```
-    /// use kindling_nn::{Linear, Module};
+    /// use kindling::nn::{Linear, Module};
     /// for (key, t) in Linear::new(2, 3).state_dict().iter() {
     ///     println!("{key}: {:?}", t.shape());
     /// }
@@ -90,7 +90,7 @@ impl StateDict {
     /// The number of entries.
     ///
     /// ```
-    /// use kindling_nn::{Linear, Module};
+    /// use kindling::nn::{Linear, Module};
     /// assert_eq!(Linear::new(2, 3).state_dict().len(), 2);
     /// ```
     pub fn len(&self) -> usize {
@@ -100,7 +100,7 @@ impl StateDict {
     /// True when there are no entries.
     ///
     /// ```
-    /// assert!(kindling_nn::StateDict::new().is_empty());
+    /// assert!(kindling::nn::StateDict::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -110,7 +110,7 @@ impl StateDict {
     /// `state_dict()` shares storage with the model, as in PyTorch.)
     ///
     /// ```
-    /// use kindling_nn::{Linear, Module};
+    /// use kindling::nn::{Linear, Module};
     /// let layer = Linear::new(1, 1);
     /// let snapshot = layer.state_dict().deep_copy();
     /// layer.parameters()[0].data_mut()[0] = 42.0;
@@ -160,7 +160,7 @@ impl LoadReport {
     /// True when the state dict fits the model exactly.
     ///
     /// ```
-    /// assert!(kindling_nn::LoadReport::default().is_clean());
+    /// assert!(kindling::nn::LoadReport::default().is_clean());
     /// ```
     pub fn is_clean(&self) -> bool {
         self.missing.is_empty() && self.unexpected.is_empty() && self.mismatched.is_empty()
@@ -170,7 +170,7 @@ impl LoadReport {
     /// loading anything: the strict rules of `Module::load_state_dict`.
     ///
     /// ```
-    /// use kindling_nn::{Linear, LoadReport, Module};
+    /// use kindling::nn::{Linear, LoadReport, Module};
     /// let report = LoadReport::between(&Linear::new(2, 3).state_dict(), &Linear::new(2, 4).state_dict());
     /// assert_eq!(report.mismatched.len(), 2); // weight and bias
     /// ```
@@ -226,7 +226,7 @@ impl fmt::Display for LoadReport {
 /// was loaded.
 ///
 /// ```
-/// use kindling_nn::{Linear, Module};
+/// use kindling::nn::{Linear, Module};
 /// let mut small = Linear::new(2, 3);
 /// let err = small.load_state_dict(&Linear::new(4, 3).state_dict()).unwrap_err();
 /// assert!(err.to_string().contains("shape mismatch for weight: the model has [3, 2], the state dict has [3, 4]"));

@@ -27,7 +27,7 @@ pub(crate) mod pool;
 /// Which kernels the ops run: the plain reference loops in `ops/`, or the fast ones here.
 ///
 /// ```
-/// use kindling_core::kernels::{kernels, set_kernels, Kernels};
+/// use kindling::kernels::{kernels, set_kernels, Kernels};
 /// let before = kernels();
 /// set_kernels(Kernels::Reference);
 /// assert_eq!(kernels(), Kernels::Reference);
@@ -48,7 +48,7 @@ static MODE: AtomicU8 = AtomicU8::new(0);
 /// (sums are taken in a different order), which the twin tests check.
 ///
 /// ```
-/// use kindling_core::kernels::{set_kernels, Kernels};
+/// use kindling::kernels::{set_kernels, Kernels};
 /// set_kernels(Kernels::Fast);
 /// ```
 pub fn set_kernels(k: Kernels) {
@@ -65,7 +65,7 @@ pub fn set_kernels(k: Kernels) {
 /// the reference ones.
 ///
 /// ```
-/// use kindling_core::kernels::{kernels, Kernels};
+/// use kindling::kernels::{kernels, Kernels};
 /// if std::env::var("KINDLING_KERNELS").is_err() {
 ///     assert_eq!(kernels(), Kernels::Fast);
 /// }
@@ -166,7 +166,7 @@ pub fn num_threads() -> usize {
 /// operations themselves (Rust never reassociates or fuses floating-point arithmetic).
 ///
 /// ```
-/// let sum: f32 = kindling_core::kernels::vectorized(#[inline(always)] || (1..=4).map(|v| v as f32).sum());
+/// let sum: f32 = kindling::kernels::vectorized(#[inline(always)] || (1..=4).map(|v| v as f32).sum());
 /// assert_eq!(sum, 10.0);
 /// ```
 #[doc(hidden)]
