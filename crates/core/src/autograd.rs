@@ -125,6 +125,14 @@ fn run_backward(root: &Tensor, seed: Tensor) {
             });
             continue;
         }
+        if node.retains_grad() {
+            // A copy, so that the gradient flowing on stays free to be reused in place.
+            let mut slot = node.0.grad.lock().unwrap();
+            *slot = Some(match slot.take() {
+                Some(so_far) => accumulate(so_far, g.copy()),
+                None => g.copy(),
+            });
+        }
         let op = node.0.op.lock().unwrap().take().unwrap_or_else(|| {
             panic!(
                 "backward: trying to backward through the graph a second time: the graph \

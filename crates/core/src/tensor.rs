@@ -5,7 +5,7 @@
 //! slice. Clones share storage and gradient, exactly like two Python names bound to the same
 //! PyTorch tensor: when an optimizer updates a parameter in place, every clone sees it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::autograd::is_grad_enabled;
@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     /// Leaves are tensors the user made; non-leaves were made by an op while recording.
     pub(crate) is_leaf: bool,
     pub(crate) grad: Mutex<Option<Tensor>>,
+    /// Set by `retain_grad`: a non-leaf that keeps its gradient after `backward`.
+    pub(crate) retains_grad: AtomicBool,
     /// The op that produced this tensor. `backward` takes it out, which frees the graph.
     pub(crate) op: Mutex<Option<Op>>,
     /// The storage versions of the values `op` saved for backward, noted when it ran, in
@@ -69,6 +71,7 @@ impl Tensor {
             requires_grad: op.is_some(),
             is_leaf: op.is_none(),
             grad: Mutex::new(None),
+            retains_grad: AtomicBool::new(false),
             op: Mutex::new(op),
             saved_versions,
         }))
@@ -198,6 +201,7 @@ impl Tensor {
             requires_grad: on,
             is_leaf: true,
             grad: Mutex::new(None),
+            retains_grad: AtomicBool::new(false),
             op: Mutex::new(None),
             saved_versions: Vec::new(),
         }))
@@ -320,6 +324,43 @@ impl Tensor {
     /// ```
     pub fn grad(&self) -> Option<Tensor> {
         self.0.grad.lock().unwrap().clone()
+    }
+
+    /// Makes this non-leaf tensor keep its gradient after `backward` (PyTorch's
+    /// `retain_grad`): the gradient of the loss with respect to an intermediate value, such
+    /// as a layer's activations, which is otherwise summed into the leaves and dropped. On a
+    /// leaf it changes nothing (leaves always keep theirs). Call it before `backward`;
+    /// gradients from several backward passes add up, as for leaves.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::from_vec(vec![1.0, 2.0], &[2]).requires_grad(true);
+    /// let h = &x * 3.0;
+    /// h.retain_grad();
+    /// (&h * &h).sum().backward();            // d/dh of Σh² is 2h
+    /// assert_eq!(h.grad().unwrap().to_vec(), vec![6.0, 12.0]);
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![18.0, 36.0]);
+    /// ```
+    pub fn retain_grad(&self) {
+        if !self.is_leaf() {
+            self.0.retains_grad.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this tensor keeps its gradient after `backward`: leaves that require a
+    /// gradient, and non-leaves after [`Tensor::retain_grad`].
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::ones(&[1]).requires_grad(true);
+    /// let y = &x * 2.0;
+    /// assert!(x.retains_grad() || x.is_leaf());
+    /// assert!(!y.retains_grad());
+    /// y.retain_grad();
+    /// assert!(y.retains_grad());
+    /// ```
+    pub fn retains_grad(&self) -> bool {
+        self.0.retains_grad.load(Ordering::Relaxed)
     }
 
     /// Sets the gradient to zeros (if there is one), like PyTorch's `x.grad.zero_()`.
