@@ -18,6 +18,8 @@
 //! opt.step();
 //! ```
 
+#![warn(missing_docs)]
+
 pub use kindling_core::*;
 
 /// Layers, `Module`, losses and `StateDict` (the `kindling-nn` crate).

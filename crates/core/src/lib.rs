@@ -22,6 +22,8 @@
 //! assert_eq!(w.grad().unwrap().to_vec(), vec![-8.0, -12.0]); // 2·(-2)·x
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod autograd;
 mod dot;
 pub mod kernels;

@@ -22,6 +22,8 @@
 //! Generated code names the trait through `::kindling::nn`; `#[module(crate = "path")]` on
 //! the struct changes that (kindling's own crates use it).
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
 use quote::{format_ident, quote};

@@ -23,6 +23,8 @@
 //! assert!(model.parameters().iter().all(|p| p.grad().is_some()));
 //! ```
 
+#![warn(missing_docs)]
+
 mod activation;
 mod batchnorm;
 mod conv;
