@@ -5,7 +5,7 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic: 89 4B 44 4C 0D 0A 1A 0A  ("\x89KDL\r\n\x1a\n")
-//!      8     4  format version, u32 little-endian (1)
+//!      8     4  format version, u32 little-endian (2)
 //!     12     4  kind, u32 LE: 1 = model weights (save), 2 = training checkpoint
 //!     16     8  metadata length M, u64 LE
 //!     24     8  payload length P, u64 LE
@@ -15,6 +15,11 @@
 //!   64+M     P  payload: each tensor's f32 values, little-endian, row-major, in key
 //!               order, back to back (tensor_bytes), then the training state (state_bytes)
 //! ```
+//!
+//! Versions: 1 stored each parameter's optimizer state as one struct with a field for
+//! every buffer any optimizer keeps; 2 stores PyTorch's shape, named buffers per
+//! parameter (`kindling_optim::ParamState`). Only the postcard-encoded training state
+//! differs; a version 1 file still loads (`crate::v1` converts its state).
 //!
 //! Decoding checks, in this order, and builds nothing until every check has passed: the
 //! magic, the version, that the file is exactly as long as the header says, the checksum,
@@ -46,12 +51,18 @@ use crate::CheckpointError;
 pub const MAGIC: [u8; 8] = *b"\x89KDL\r\n\x1a\n";
 
 /// The native format version this kindling writes, and the newest it reads. A file with a
-/// larger number is refused with [`CheckpointError::UnsupportedVersion`].
+/// larger number is refused with [`CheckpointError::UnsupportedVersion`]; every older
+/// version still loads.
+///
+/// | version | what changed |
+/// |---|---|
+/// | 1 | the first |
+/// | 2 | the optimizer state of a training checkpoint: per parameter, PyTorch's named buffers |
 ///
 /// ```
-/// assert_eq!(kindling_checkpoint::FORMAT_VERSION, 1);
+/// assert_eq!(kindling_checkpoint::FORMAT_VERSION, 2);
 /// ```
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The size of the fixed header, in bytes: magic, version, kind, two lengths, checksum.
 ///
@@ -204,8 +215,10 @@ pub(crate) fn write(file: &mut File, kind: Kind, sd: &StateDict, state: &[u8]) -
     Ok(())
 }
 
-/// A decoded native file: its kind, its tensors and the (still encoded) training state.
+/// A decoded native file: its format version, its kind, its tensors and the (still
+/// encoded) training state.
 pub(crate) struct Decoded<'a> {
+    pub(crate) version: u32,
     pub(crate) kind: Kind,
     pub(crate) tensors: StateDict,
     pub(crate) state: &'a [u8],
@@ -244,7 +257,7 @@ pub(crate) fn fix_checksum(bytes: &mut [u8]) {
 }
 
 /// Best effort, for the message about a file from the future: the kindling version in its
-/// metadata, if the metadata is where version 1 puts it and says so.
+/// metadata, if the metadata is where versions 1 and 2 put it and says so.
 fn peek_written_by(bytes: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
     struct Peek {
@@ -465,6 +478,7 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, Ch
         at += numel * 4;
     }
     Ok(Decoded {
+        version,
         kind,
         tensors,
         state: &payload[at..],

@@ -19,8 +19,9 @@
 //!
 //! Where to find things: the native container in `format.rs`, the atomic write in
 //! `atomic.rs`, the error type in `error.rs`, model save/load in `native.rs`, training
-//! checkpoints in `training.rs`, safetensors in `safetensors_io.rs`, and the guess at what
-//! a foreign file is (for error messages) in `sniff.rs`. `docs/checkpoints.md` is the
+//! checkpoints in `training.rs` (and format version 1's training state, converted on load,
+//! in `v1.rs`), safetensors in `safetensors_io.rs`, and the guess at what a foreign file is
+//! (for error messages) in `sniff.rs`. `docs/checkpoints.md` is the
 //! chapter that explains the choices.
 //!
 //! ```
@@ -46,6 +47,7 @@ mod native;
 mod safetensors_io;
 mod sniff;
 mod training;
+mod v1;
 
 pub use error::CheckpointError;
 pub use format::{FORMAT_VERSION, HEADER_LEN, MAGIC};

@@ -89,15 +89,16 @@ struct StateRef<'a> {
 }
 
 /// ... and as read back. Same fields in the same order: postcard is not self-describing,
-/// so the two must match exactly (a change here needs a new format version).
+/// so the two must match exactly (a change here, or in a type they hold, needs a new
+/// format version, and the old version's types kept as in `v1.rs`).
 #[derive(Deserialize)]
-struct StateOwned {
-    optimizer: OptimizerState,
-    scheduler: Option<SchedulerState>,
-    epoch: u64,
-    step: u64,
-    rng: Xoshiro256,
-    extra: BTreeMap<String, String>,
+pub(crate) struct StateOwned {
+    pub(crate) optimizer: OptimizerState,
+    pub(crate) scheduler: Option<SchedulerState>,
+    pub(crate) epoch: u64,
+    pub(crate) step: u64,
+    pub(crate) rng: Xoshiro256,
+    pub(crate) extra: BTreeMap<String, String>,
 }
 
 impl TrainingCheckpoint {
@@ -357,18 +358,11 @@ pub(crate) fn decode_training(
             expected: Kind::Training.describe(),
         });
     }
-    // postcard reads lengths from the input but only ever allocates for elements it has
-    // actually read (serde caps preallocation), so a corrupt length cannot exhaust memory.
-    let (state, rest): (StateOwned, &[u8]) =
-        postcard::take_from_bytes(decoded.state).map_err(|e| {
-            CheckpointError::corrupt(path, format!("the training state cannot be decoded: {e}"))
-        })?;
-    if !rest.is_empty() {
-        return Err(CheckpointError::corrupt(
-            path,
-            format!("{} unexpected bytes after the training state", rest.len()),
-        ));
-    }
+    // Versions differ only in the training state's encoding; older ones are converted.
+    let state = match decoded.version {
+        1 => StateOwned::from(decode_state::<crate::v1::StateV1>(decoded.state, path)?),
+        _ => decode_state::<StateOwned>(decoded.state, path)?,
+    };
     Ok(TrainingCheckpoint {
         model: decoded.tensors,
         optimizer: state.optimizer,
@@ -378,4 +372,24 @@ pub(crate) fn decode_training(
         rng: state.rng,
         extra: state.extra,
     })
+}
+
+/// Decodes the whole of `bytes` as one `T`: an error if they do not decode or if bytes
+/// are left over.
+fn decode_state<'de, T: Deserialize<'de>>(
+    bytes: &'de [u8],
+    path: &Path,
+) -> Result<T, CheckpointError> {
+    // postcard reads lengths from the input but only ever allocates for elements it has
+    // actually read (serde caps preallocation), so a corrupt length cannot exhaust memory.
+    let (state, rest): (T, &[u8]) = postcard::take_from_bytes(bytes).map_err(|e| {
+        CheckpointError::corrupt(path, format!("the training state cannot be decoded: {e}"))
+    })?;
+    if !rest.is_empty() {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!("{} unexpected bytes after the training state", rest.len()),
+        ));
+    }
+    Ok(state)
 }

@@ -234,7 +234,10 @@ fn a_file_from_the_future_names_both_versions() {
     }
     let msg = err.to_string();
     assert!(
-        msg.contains("format version 2 (written by kindling 0.9.0)"),
+        msg.contains(&format!(
+            "format version {} (written by kindling 0.9.0)",
+            FORMAT_VERSION + 1
+        )),
         "{msg}"
     );
     assert!(
@@ -519,7 +522,7 @@ fn error_messages_name_the_file_and_the_problem() {
     messages.push(load(&st).unwrap_err());
     messages.push(load_err(&path, b"PK\x03\x04\x14\x00\x00\x00\x08\x00"));
     let mut future = bytes.clone();
-    future[8..12].copy_from_slice(&2u32.to_le_bytes());
+    future[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     messages.push(load_err(&path, &future));
     let mut dup = bytes.clone();
     let at = dup.windows(8).position(|w| w == b"\"1.bias\"").unwrap();

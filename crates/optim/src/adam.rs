@@ -170,13 +170,16 @@ impl AdamCore {
                 .zip(&self.moments)
                 .map(|(p, st)| match st {
                     None => ParamState::empty(p.shape()),
-                    Some(st) => ParamState {
-                        step: Some(st.step),
-                        exp_avg: Some(st.exp_avg.clone()),
-                        exp_avg_sq: Some(st.exp_avg_sq.clone()),
-                        max_exp_avg_sq: st.max_exp_avg_sq.clone(),
-                        ..ParamState::empty(p.shape())
-                    },
+                    Some(st) => {
+                        let mut state = ParamState::empty(p.shape())
+                            .with_buffer(ParamState::EXP_AVG, st.exp_avg.clone())
+                            .with_buffer(ParamState::EXP_AVG_SQ, st.exp_avg_sq.clone());
+                        if let Some(max) = &st.max_exp_avg_sq {
+                            state = state.with_buffer(ParamState::MAX_EXP_AVG_SQ, max.clone());
+                        }
+                        state.step = Some(st.step);
+                        state
+                    }
                 })
                 .collect(),
         }
@@ -218,28 +221,45 @@ fn moments_from_state(
     amsgrad: bool,
 ) -> Result<Option<Moments>, OptimError> {
     let bad = |reason: String| Err(OptimError::BadParamState { param, reason });
-    if st.momentum_buffer.is_some() {
-        return bad("Adam keeps no momentum_buffer, but the state has one".into());
+    const KEPT: [&str; 3] = [
+        ParamState::EXP_AVG,
+        ParamState::EXP_AVG_SQ,
+        ParamState::MAX_EXP_AVG_SQ,
+    ];
+    if let Some(name) = st
+        .buffers
+        .keys()
+        .find(|name| !KEPT.contains(&name.as_str()))
+    {
+        return bad(format!(
+            "Adam keeps no {}, but the state has one",
+            name.escape_debug()
+        ));
     }
-    match (&st.step, &st.exp_avg, &st.exp_avg_sq) {
+    let max_exp_avg_sq = st.buffer(ParamState::MAX_EXP_AVG_SQ);
+    match (
+        st.step,
+        st.buffer(ParamState::EXP_AVG),
+        st.buffer(ParamState::EXP_AVG_SQ),
+    ) {
         (None, None, None) => {
-            if st.max_exp_avg_sq.is_some() {
+            if max_exp_avg_sq.is_some() {
                 return bad("max_exp_avg_sq is present but step and exp_avg are not".into());
             }
             Ok(None)
         }
         (Some(step), Some(m), Some(v)) => {
-            if amsgrad != st.max_exp_avg_sq.is_some() {
+            if amsgrad != max_exp_avg_sq.is_some() {
                 return bad(format!(
                     "amsgrad is {amsgrad} but max_exp_avg_sq is {}",
                     if amsgrad { "missing" } else { "present" }
                 ));
             }
             Ok(Some(Moments {
-                step: *step,
-                exp_avg: m.clone(),
-                exp_avg_sq: v.clone(),
-                max_exp_avg_sq: st.max_exp_avg_sq.clone(),
+                step,
+                exp_avg: m.to_vec(),
+                exp_avg_sq: v.to_vec(),
+                max_exp_avg_sq: max_exp_avg_sq.map(<[f32]>::to_vec),
             }))
         }
         (step, m, v) => bad(format!(

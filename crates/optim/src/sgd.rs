@@ -261,9 +261,10 @@ impl Optimizer for Sgd {
                 .params
                 .iter()
                 .zip(&self.momentum_buffers)
-                .map(|(p, buf)| ParamState {
-                    momentum_buffer: buf.clone(),
-                    ..ParamState::empty(p.shape())
+                .map(|(p, buf)| match buf {
+                    None => ParamState::empty(p.shape()),
+                    Some(b) => ParamState::empty(p.shape())
+                        .with_buffer(ParamState::MOMENTUM_BUFFER, b.clone()),
                 })
                 .collect(),
         }
@@ -284,16 +285,19 @@ impl Optimizer for Sgd {
         validate(hp)?;
         check_params(&self.params, state)?;
         for (i, st) in state.params.iter().enumerate() {
-            let foreign = [
-                ("step", st.step.is_some()),
-                ("exp_avg", st.exp_avg.is_some()),
-                ("exp_avg_sq", st.exp_avg_sq.is_some()),
-                ("max_exp_avg_sq", st.max_exp_avg_sq.is_some()),
-            ];
-            if let Some((name, _)) = foreign.iter().find(|(_, present)| *present) {
+            let foreign = st.step.as_ref().map(|_| "step").or_else(|| {
+                st.buffers
+                    .keys()
+                    .map(String::as_str)
+                    .find(|name| *name != ParamState::MOMENTUM_BUFFER)
+            });
+            if let Some(name) = foreign {
                 return Err(OptimError::BadParamState {
                     param: i,
-                    reason: format!("SGD keeps no {name}, but the state has one"),
+                    reason: format!(
+                        "SGD keeps no {}, but the state has one",
+                        name.escape_debug()
+                    ),
                 });
             }
         }
@@ -301,7 +305,7 @@ impl Optimizer for Sgd {
         self.momentum_buffers = state
             .params
             .iter()
-            .map(|st| st.momentum_buffer.clone())
+            .map(|st| st.buffers.get(ParamState::MOMENTUM_BUFFER).cloned())
             .collect();
         Ok(())
     }

@@ -2,7 +2,9 @@
 //!
 //! A checkpoint must hold everything that makes the next step come out the same: the
 //! hyperparameters, every momentum buffer or Adam moment, and Adam's per-parameter step
-//! counter. These types hold exactly that, as `Vec<f32>` and `f64`, with no tensors and no
+//! counter. Per parameter, the buffers are named as in PyTorch's
+//! `optimizer.state_dict()["state"][i]` ([`ParamState`]), so each optimizer stores only
+//! what it keeps. These types hold exactly that, as `Vec<f32>` and `f64`, with no tensors and no
 //! references to the parameters, so that they serialise with serde and can be checked
 //! field by field before anything is restored. JSON keeps every `f32` and `f64` exactly
 //! if the reader parses exactly: with serde_json, enable its `float_roundtrip` feature
@@ -14,6 +16,7 @@
 //! Loading is all-or-nothing: `load_state_dict` validates the whole state first and only
 //! then overwrites, so an `Err` leaves the optimizer or scheduler exactly as it was.
 
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt;
 
@@ -125,57 +128,106 @@ pub enum Hyperparameters {
     Adam(AdamHparams),
 }
 
-/// The state one optimizer keeps for one parameter. Buffers that do not exist (yet) are
-/// `None`: SGD without momentum has none, and nothing exists before the parameter's first
-/// step with a gradient, as in PyTorch, whose `optimizer.state[p]` is filled lazily.
+/// The state one optimizer keeps for one parameter, shaped as PyTorch's
+/// `optimizer.state_dict()["state"][i]`: named buffers, each of the parameter's shape,
+/// plus Adam's step counter.
+///
+/// | optimizer | `step` | buffers |
+/// |---|---|---|
+/// | SGD with momentum | `None` | `momentum_buffer` |
+/// | SGD without momentum | `None` | none |
+/// | Adam, AdamW | `Some(t)` | `exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with AMSGrad |
+///
+/// Nothing exists before the parameter's first step with a gradient, as in PyTorch, whose
+/// `optimizer.state[p]` is filled lazily. The step counter is a field of its own rather
+/// than a buffer because it is one count, not a tensor (PyTorch keeps it in a 0-d tensor
+/// only so that compiled and CUDA-graph code can update it in place).
 ///
 /// ```
-/// use kindling_optim::{Optimizer, Sgd};
+/// use kindling_optim::{Optimizer, ParamState, Sgd};
 /// use kindling_core::Tensor;
 /// let p = Tensor::zeros(&[2]).requires_grad(true);
 /// let mut opt = Sgd::new(vec![p.clone()], 0.1).momentum(0.9);
-/// assert_eq!(opt.state_dict().params[0].momentum_buffer, None);
+/// assert!(opt.state_dict().params[0].is_empty());
 /// p.set_grad(Some(Tensor::from_vec(vec![1.0, 2.0], &[2])));
 /// opt.step();
 /// let st = &opt.state_dict().params[0];
 /// assert_eq!(st.shape, vec![2]);
-/// assert_eq!(st.momentum_buffer, Some(vec![1.0, 2.0])); // first step: the raw gradient
+/// // First step: the raw gradient.
+/// assert_eq!(st.buffer(ParamState::MOMENTUM_BUFFER), Some(&[1.0, 2.0][..]));
+/// assert_eq!(st.buffers.keys().collect::<Vec<_>>(), ["momentum_buffer"]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParamState {
-    /// The parameter's shape; every buffer below has this shape, stored flat, row-major.
+    /// The parameter's shape; every buffer has this shape, stored flat, row-major.
     pub shape: Vec<usize>,
     /// Adam/AdamW: how many updates this parameter has had (its bias corrections use it).
     /// `None` for SGD and before the first update.
     pub step: Option<u64>,
-    /// SGD: the momentum buffer.
-    pub momentum_buffer: Option<Vec<f32>>,
-    /// Adam/AdamW: the first moment average `m`.
-    pub exp_avg: Option<Vec<f32>>,
-    /// Adam/AdamW: the second moment average `v`.
-    pub exp_avg_sq: Option<Vec<f32>>,
-    /// Adam/AdamW with AMSGrad: the running maximum of `v`.
-    pub max_exp_avg_sq: Option<Vec<f32>>,
+    /// The buffers, by PyTorch's names (the associated constants below). A map in name
+    /// order, so that the encoding of a state is the same every time.
+    pub buffers: BTreeMap<String, Vec<f32>>,
 }
 
 impl ParamState {
-    /// A state with no buffers, for a parameter of this shape.
+    /// SGD's momentum buffer.
+    pub const MOMENTUM_BUFFER: &'static str = "momentum_buffer";
+    /// Adam's first moment average `m`.
+    pub const EXP_AVG: &'static str = "exp_avg";
+    /// Adam's second moment average `v`.
+    pub const EXP_AVG_SQ: &'static str = "exp_avg_sq";
+    /// AMSGrad's running maximum of `v`.
+    pub const MAX_EXP_AVG_SQ: &'static str = "max_exp_avg_sq";
+
+    /// A state with no step and no buffers, for a parameter of this shape.
     ///
     /// ```
     /// use kindling_optim::ParamState;
     /// let st = ParamState::empty(&[3, 4]);
     /// assert_eq!(st.shape, vec![3, 4]);
-    /// assert!(st.step.is_none() && st.exp_avg.is_none());
+    /// assert!(st.step.is_none() && st.buffers.is_empty());
     /// ```
     pub fn empty(shape: &[usize]) -> ParamState {
         ParamState {
             shape: shape.to_vec(),
             step: None,
-            momentum_buffer: None,
-            exp_avg: None,
-            exp_avg_sq: None,
-            max_exp_avg_sq: None,
+            buffers: BTreeMap::new(),
         }
+    }
+
+    /// Builder: adds (or replaces) the buffer `name`.
+    ///
+    /// ```
+    /// use kindling_optim::ParamState;
+    /// let st = ParamState::empty(&[2]).with_buffer(ParamState::MOMENTUM_BUFFER, vec![0.5, 1.0]);
+    /// assert_eq!(st.buffer("momentum_buffer"), Some(&[0.5, 1.0][..]));
+    /// ```
+    pub fn with_buffer(mut self, name: impl Into<String>, values: Vec<f32>) -> ParamState {
+        self.buffers.insert(name.into(), values);
+        self
+    }
+
+    /// The buffer `name`, if this state has one.
+    ///
+    /// ```
+    /// use kindling_optim::ParamState;
+    /// assert_eq!(ParamState::empty(&[2]).buffer(ParamState::EXP_AVG), None);
+    /// ```
+    pub fn buffer(&self, name: &str) -> Option<&[f32]> {
+        self.buffers.get(name).map(Vec::as_slice)
+    }
+
+    /// Whether the state holds nothing yet: no step and no buffer.
+    ///
+    /// ```
+    /// use kindling_optim::ParamState;
+    /// let mut st = ParamState::empty(&[1]);
+    /// assert!(st.is_empty());
+    /// st.step = Some(1);
+    /// assert!(!st.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.step.is_none() && self.buffers.is_empty()
     }
 }
 
@@ -421,25 +473,18 @@ pub(crate) fn check_params(
                 found: st.shape.clone(),
             });
         }
-        let buffers = [
-            ("momentum_buffer", &st.momentum_buffer),
-            ("exp_avg", &st.exp_avg),
-            ("exp_avg_sq", &st.exp_avg_sq),
-            ("max_exp_avg_sq", &st.max_exp_avg_sq),
-        ];
-        for (name, buf) in buffers {
-            if let Some(b) = buf {
-                if b.len() != p.numel() {
-                    return Err(OptimError::BadParamState {
-                        param: i,
-                        reason: format!(
-                            "{name} holds {} values but shape {:?} needs {}",
-                            b.len(),
-                            p.shape(),
-                            p.numel()
-                        ),
-                    });
-                }
+        for (name, b) in &st.buffers {
+            if b.len() != p.numel() {
+                return Err(OptimError::BadParamState {
+                    param: i,
+                    reason: format!(
+                        "{} holds {} values but shape {:?} needs {}",
+                        name.escape_debug(),
+                        b.len(),
+                        p.shape(),
+                        p.numel()
+                    ),
+                });
             }
         }
     }

@@ -159,9 +159,12 @@ fn adam_state_records_per_parameter_steps() {
     assert_eq!(state.params[0].step, Some(3));
     assert_eq!(state.params[1].step, Some(2));
     assert_eq!(state.params[1].shape, vec![4]);
-    assert_eq!(state.params[1].exp_avg.as_ref().map(Vec::len), Some(4));
-    assert_eq!(state.params[0].max_exp_avg_sq, None);
-    assert_eq!(state.params[0].momentum_buffer, None);
+    assert_eq!(state.params[1].buffer("exp_avg").map(<[f32]>::len), Some(4));
+    // Adam without AMSGrad keeps exactly PyTorch's two buffers, and nothing of SGD's.
+    assert_eq!(
+        state.params[0].buffers.keys().collect::<Vec<_>>(),
+        ["exp_avg", "exp_avg_sq"]
+    );
 }
 
 /// Loads `state` into `opt`, expects an error, and checks that neither the optimizer's
@@ -269,7 +272,11 @@ fn load_refuses_a_state_with_another_shape() {
 fn load_refuses_a_buffer_of_the_wrong_length() {
     let (mut opt, params) = stepped(OptimizerKind::AdamW);
     let mut state = opt.state_dict();
-    state.params[1].exp_avg_sq.as_mut().unwrap().push(0.0);
+    state.params[1]
+        .buffers
+        .get_mut("exp_avg_sq")
+        .unwrap()
+        .push(0.0);
     let err = refused(opt.as_mut(), &params, &state);
     assert_eq!(
         err.to_string(),
@@ -279,18 +286,20 @@ fn load_refuses_a_buffer_of_the_wrong_length() {
 
 #[test]
 fn load_refuses_incomplete_or_foreign_buffers() {
-    let (mut adam, params) = stepped(OptimizerKind::Adam);
+    let (mut adam, adam_params) = stepped(OptimizerKind::Adam);
     let mut state = adam.state_dict();
-    state.params[0].exp_avg = None;
-    let err = refused(adam.as_mut(), &params, &state);
+    state.params[0].buffers.remove("exp_avg");
+    let err = refused(adam.as_mut(), &adam_params, &state);
     assert!(
         matches!(err, OptimError::BadParamState { param: 0, .. }),
         "{err}"
     );
 
     let mut state = adam.state_dict();
-    state.params[0].max_exp_avg_sq = Some(vec![0.0; 12]); // amsgrad is off
-    let err = refused(adam.as_mut(), &params, &state);
+    state.params[0]
+        .buffers
+        .insert("max_exp_avg_sq".into(), vec![0.0; 12]); // amsgrad is off
+    let err = refused(adam.as_mut(), &adam_params, &state);
     assert_eq!(
         err.to_string(),
         "state of parameter 0: amsgrad is false but max_exp_avg_sq is present"
@@ -303,6 +312,26 @@ fn load_refuses_incomplete_or_foreign_buffers() {
     assert_eq!(
         err.to_string(),
         "state of parameter 1: SGD keeps no step, but the state has one"
+    );
+
+    let mut state = sgd.state_dict();
+    state.params[0]
+        .buffers
+        .insert("exp_avg".into(), vec![0.0; 12]);
+    let err = refused(sgd.as_mut(), &params, &state);
+    assert_eq!(
+        err.to_string(),
+        "state of parameter 0: SGD keeps no exp_avg, but the state has one"
+    );
+
+    let mut state = adam.state_dict();
+    state.params[1]
+        .buffers
+        .insert("momentum_buffer".into(), vec![0.0; 4]);
+    let err = refused(adam.as_mut(), &adam_params, &state);
+    assert_eq!(
+        err.to_string(),
+        "state of parameter 1: Adam keeps no momentum_buffer, but the state has one"
     );
 }
 
@@ -328,8 +357,8 @@ fn a_state_from_json_text_loads() {
         "kind": "sgd",
         "hparams": {"sgd": {"lr": 0.1, "momentum": 0.9, "dampening": 0.0,
                             "weight_decay": 0.0, "nesterov": false}},
-        "params": [{"shape": [2], "step": null, "momentum_buffer": [1.0, -2.0],
-                    "exp_avg": null, "exp_avg_sq": null, "max_exp_avg_sq": null}]
+        "params": [{"shape": [2], "step": null,
+                    "buffers": {"momentum_buffer": [1.0, -2.0]}}]
     }"#;
     let state: OptimizerState = serde_json::from_str(json).unwrap();
     let p = Tensor::from_vec(vec![0.0, 0.0], &[2]).requires_grad(true);
