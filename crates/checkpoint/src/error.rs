@@ -6,7 +6,7 @@
 //! number is the wrong kind of file, a newer version needs a newer kindling, and a
 //! mismatch means the checkpoint belongs to another architecture.
 
-use std::fmt;
+use std::fmt::Write;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -23,10 +23,13 @@ use kindling_optim::OptimError;
 /// assert!(matches!(err, CheckpointError::Io { .. }));
 /// assert!(err.to_string().starts_with("cannot read checkpoint /no/such/dir/model.kdl: "));
 /// ```
-#[derive(Debug)]
+// The messages: each variant's `#[error]` below; the ones that depend on a field's value
+// are built by the functions after the impl block.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckpointError {
     /// The operating system refused: no such file, a directory, no permission, disk full.
+    #[error("{}", io_message(.path, .action, .source))]
     Io {
         /// The file.
         path: PathBuf,
@@ -36,6 +39,7 @@ pub enum CheckpointError {
         source: io::Error,
     },
     /// The file ends before its header says it should: an interrupted copy or download.
+    #[error("{}", truncated_message(.path, .expected, .found))]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -46,6 +50,14 @@ pub enum CheckpointError {
     },
     /// The SHA-256 checksum stored in the header does not match the file's contents: the
     /// bytes were damaged after they were written.
+    #[error(
+        "checkpoint {} is damaged: its SHA-256 checksum does not match its contents \
+         (stored {}..., computed {}...); the bytes changed after they were written \
+         (bad storage or a faulty copy)",
+        .path.display(),
+        short(.stored),
+        short(.computed)
+    )]
     BadChecksum {
         /// The file.
         path: PathBuf,
@@ -55,6 +67,7 @@ pub enum CheckpointError {
         computed: String,
     },
     /// The file does not start the way the expected format starts.
+    #[error("{}", bad_magic_message(.path, .expected, .looks_like))]
     BadMagic {
         /// The file.
         path: PathBuf,
@@ -64,6 +77,7 @@ pub enum CheckpointError {
         looks_like: Option<&'static str>,
     },
     /// The file was written in a newer format version than this kindling reads.
+    #[error("{}", unsupported_version_message(.path, .found, .supported, .written_by))]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,
@@ -76,6 +90,7 @@ pub enum CheckpointError {
     },
     /// The structure is inconsistent: lengths that do not add up, malformed metadata,
     /// duplicate keys, an undecodable training state.
+    #[error("checkpoint {} is corrupt: {detail}", .path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -84,6 +99,7 @@ pub enum CheckpointError {
     },
     /// A native checkpoint of the other kind: model weights only where a training
     /// checkpoint was expected.
+    #[error("{} holds {found}, but {expected} was expected", .path.display())]
     WrongKind {
         /// The file.
         path: PathBuf,
@@ -93,6 +109,11 @@ pub enum CheckpointError {
         expected: &'static str,
     },
     /// A safetensors tensor whose element type kindling cannot hold as `f32`.
+    #[error(
+        "{}: tensor {key:?} has dtype {dtype}; kindling reads F32, F64 and I64 \
+         (converting them to f32)",
+        .path.display()
+    )]
     UnsupportedDtype {
         /// The file.
         path: PathBuf,
@@ -102,6 +123,7 @@ pub enum CheckpointError {
         dtype: String,
     },
     /// The checkpoint's keys or shapes do not fit the model (another architecture).
+    #[error("{}", mismatch_message(.path, .report))]
     Mismatch {
         /// The file, or `None` for a checkpoint already in memory.
         path: Option<PathBuf>,
@@ -110,6 +132,10 @@ pub enum CheckpointError {
     },
     /// The optimizer or scheduler state does not fit the optimizer or scheduler it is
     /// restored into (another optimizer, other parameter shapes).
+    #[error(
+        "the {part} state in {} does not fit this {part} (nothing was restored): {source}",
+        which(.path)
+    )]
     Optimizer {
         /// The file, or `None` for a checkpoint already in memory.
         path: Option<PathBuf>,
@@ -120,6 +146,11 @@ pub enum CheckpointError {
     },
     /// A part the restore needs is not in the checkpoint (a scheduler state, when the
     /// checkpoint was captured without one).
+    #[error(
+        "{} holds no {part} state (it was captured without one), so there is no \
+         {part} to restore",
+        which(.path)
+    )]
     MissingPart {
         /// The file, or `None` for a checkpoint already in memory.
         path: Option<PathBuf>,
@@ -187,155 +218,84 @@ fn which(path: &Option<PathBuf>) -> String {
     }
 }
 
-impl fmt::Display for CheckpointError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CheckpointError::Io {
-                path,
-                action,
-                source,
-            } => {
-                write!(f, "cannot {action} checkpoint {}: {source}", path.display())?;
-                if source.kind() == io::ErrorKind::IsADirectory {
-                    write!(f, " (the path names a directory; give the file's path)")?;
-                }
-                Ok(())
-            }
-            CheckpointError::Truncated {
-                path,
-                expected,
-                found,
-            } => {
-                if *found == 0 {
-                    write!(
-                        f,
-                        "checkpoint {} is empty (0 bytes): nothing was written to it, or it \
-                         was cut off before its first byte",
-                        path.display()
-                    )
-                } else {
-                    write!(
-                        f,
-                        "checkpoint {} is truncated: it has {found} bytes but needs {expected} \
-                         (an interrupted copy or download?)",
-                        path.display()
-                    )
-                }
-            }
-            CheckpointError::BadChecksum {
-                path,
-                stored,
-                computed,
-            } => write!(
-                f,
-                "checkpoint {} is damaged: its SHA-256 checksum does not match its contents \
-                 (stored {}..., computed {}...); the bytes changed after they were written \
-                 (bad storage or a faulty copy)",
-                path.display(),
-                short(stored),
-                short(computed)
-            ),
-            CheckpointError::BadMagic {
-                path,
-                expected,
-                looks_like,
-            } => {
-                write!(f, "{} is not {expected}", path.display())?;
-                match looks_like {
-                    Some(what) => write!(f, "; it looks like {what}"),
-                    None => write!(f, " (its first bytes match no format kindling knows)"),
-                }
-            }
-            CheckpointError::UnsupportedVersion {
-                path,
-                found,
-                supported,
-                written_by,
-            } => {
-                write!(
-                    f,
-                    "checkpoint {} uses format version {found}",
-                    path.display()
-                )?;
-                if let Some(v) = written_by {
-                    write!(f, " (written by kindling {v})")?;
-                }
-                write!(
-                    f,
-                    ", but this is kindling {}, which reads format version {supported} and \
-                     older: upgrade kindling to load it",
-                    crate::KINDLING_VERSION
-                )
-            }
-            CheckpointError::Corrupt { path, detail } => {
-                write!(f, "checkpoint {} is corrupt: {detail}", path.display())
-            }
-            CheckpointError::WrongKind {
-                path,
-                found,
-                expected,
-            } => write!(
-                f,
-                "{} holds {found}, but {expected} was expected",
-                path.display()
-            ),
-            CheckpointError::UnsupportedDtype { path, key, dtype } => write!(
-                f,
-                "{}: tensor {key:?} has dtype {dtype}; kindling reads F32, F64 and I64 \
-                 (converting them to f32)",
-                path.display()
-            ),
-            CheckpointError::Mismatch { path, report } => {
-                write!(
-                    f,
-                    "{} does not fit this model (nothing was loaded)",
-                    which(path)
-                )?;
-                if !report.missing.is_empty() {
-                    write!(
-                        f,
-                        "; missing keys (in the model, not in the checkpoint): {}",
-                        report.missing.join(", ")
-                    )?;
-                }
-                if !report.unexpected.is_empty() {
-                    write!(
-                        f,
-                        "; unexpected keys (in the checkpoint, not in the model): {}",
-                        report.unexpected.join(", ")
-                    )?;
-                }
-                for m in &report.mismatched {
-                    write!(
-                        f,
-                        "; shape mismatch for {}: the model has {:?}, the checkpoint has {:?}",
-                        m.key, m.expected, m.found
-                    )?;
-                }
-                Ok(())
-            }
-            CheckpointError::Optimizer { path, part, source } => write!(
-                f,
-                "the {part} state in {} does not fit this {part} (nothing was restored): \
-                 {source}",
-                which(path)
-            ),
-            CheckpointError::MissingPart { path, part } => write!(
-                f,
-                "{} holds no {part} state (it was captured without one), so there is no \
-                 {part} to restore",
-                which(path)
-            ),
-        }
+fn io_message(path: &Path, action: &str, source: &io::Error) -> String {
+    let mut m = format!("cannot {action} checkpoint {}: {source}", path.display());
+    if source.kind() == io::ErrorKind::IsADirectory {
+        m.push_str(" (the path names a directory; give the file's path)");
+    }
+    m
+}
+
+fn truncated_message(path: &Path, expected: &u64, found: &u64) -> String {
+    if *found == 0 {
+        format!(
+            "checkpoint {} is empty (0 bytes): nothing was written to it, or it was cut off \
+             before its first byte",
+            path.display()
+        )
+    } else {
+        format!(
+            "checkpoint {} is truncated: it has {found} bytes but needs {expected} (an \
+             interrupted copy or download?)",
+            path.display()
+        )
     }
 }
 
-impl std::error::Error for CheckpointError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CheckpointError::Io { source, .. } => Some(source),
-            CheckpointError::Optimizer { source, .. } => Some(source),
-            _ => None,
-        }
+fn bad_magic_message(path: &Path, expected: &str, looks_like: &Option<&str>) -> String {
+    match looks_like {
+        Some(what) => format!("{} is not {expected}; it looks like {what}", path.display()),
+        None => format!(
+            "{} is not {expected} (its first bytes match no format kindling knows)",
+            path.display()
+        ),
     }
+}
+
+fn unsupported_version_message(
+    path: &Path,
+    found: &u32,
+    supported: &u32,
+    written_by: &Option<String>,
+) -> String {
+    let mut m = format!("checkpoint {} uses format version {found}", path.display());
+    if let Some(v) = written_by {
+        let _ = write!(m, " (written by kindling {v})");
+    }
+    let _ = write!(
+        m,
+        ", but this is kindling {}, which reads format version {supported} and older: \
+         upgrade kindling to load it",
+        crate::KINDLING_VERSION
+    );
+    m
+}
+
+fn mismatch_message(path: &Option<PathBuf>, report: &LoadReport) -> String {
+    let mut m = format!(
+        "{} does not fit this model (nothing was loaded)",
+        which(path)
+    );
+    if !report.missing.is_empty() {
+        let _ = write!(
+            m,
+            "; missing keys (in the model, not in the checkpoint): {}",
+            report.missing.join(", ")
+        );
+    }
+    if !report.unexpected.is_empty() {
+        let _ = write!(
+            m,
+            "; unexpected keys (in the checkpoint, not in the model): {}",
+            report.unexpected.join(", ")
+        );
+    }
+    for mm in &report.mismatched {
+        let _ = write!(
+            m,
+            "; shape mismatch for {}: the model has {:?}, the checkpoint has {:?}",
+            mm.key, mm.expected, mm.found
+        );
+    }
+    m
 }

@@ -17,7 +17,6 @@
 //! then overwrites, so an `Err` leaves the optimizer or scheduler exactly as it was.
 
 use std::collections::BTreeMap;
-use std::error::Error;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -347,10 +346,11 @@ pub struct SchedulerState {
 /// assert!(matches!(err, OptimError::WrongKind { .. }));
 /// assert_eq!(err.to_string(), "the state was saved by adam, not sgd");
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OptimError {
     /// The state was written by another optimizer or another schedule.
+    #[error("the state was saved by {found}, not {expected}")]
     WrongKind {
         /// What is loading it.
         expected: String,
@@ -358,6 +358,7 @@ pub enum OptimError {
         found: String,
     },
     /// The state holds a different number of parameters.
+    #[error("the state holds {found} parameters but the optimizer has {expected}")]
     WrongParamCount {
         /// The optimizer's parameter count.
         expected: usize,
@@ -365,6 +366,7 @@ pub enum OptimError {
         found: usize,
     },
     /// A parameter's shape differs from the one in the state.
+    #[error("parameter {param} has shape {expected:?} but the state has shape {found:?}")]
     WrongShape {
         /// The parameter's index, in the optimizer's order.
         param: usize,
@@ -374,6 +376,7 @@ pub enum OptimError {
         found: Vec<usize>,
     },
     /// A parameter's buffers do not fit together (wrong length, missing or unexpected).
+    #[error("state of parameter {param}: {reason}")]
     BadParamState {
         /// The parameter's index, in the optimizer's order.
         param: usize,
@@ -381,6 +384,7 @@ pub enum OptimError {
         reason: String,
     },
     /// A hyperparameter out of its range (as PyTorch's `ValueError`).
+    #[error("{owner}: invalid {name}: {value} ({requirement})")]
     InvalidHyperparameter {
         /// The optimizer or schedule it belongs to, e.g. `"Sgd"`.
         owner: &'static str,
@@ -393,45 +397,12 @@ pub enum OptimError {
     },
     /// A state whose parts do not fit together: an optimizer state whose hyperparameters
     /// are another optimizer's, or a scheduler state whose counters contradict each other.
+    #[error("inconsistent state: {reason}")]
     InconsistentState {
         /// What is wrong.
         reason: String,
     },
 }
-
-impl fmt::Display for OptimError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OptimError::WrongKind { expected, found } => {
-                write!(f, "the state was saved by {found}, not {expected}")
-            }
-            OptimError::WrongParamCount { expected, found } => write!(
-                f,
-                "the state holds {found} parameters but the optimizer has {expected}"
-            ),
-            OptimError::WrongShape {
-                param,
-                expected,
-                found,
-            } => write!(
-                f,
-                "parameter {param} has shape {expected:?} but the state has shape {found:?}"
-            ),
-            OptimError::BadParamState { param, reason } => {
-                write!(f, "state of parameter {param}: {reason}")
-            }
-            OptimError::InvalidHyperparameter {
-                owner,
-                name,
-                value,
-                requirement,
-            } => write!(f, "{owner}: invalid {name}: {value} ({requirement})"),
-            OptimError::InconsistentState { reason } => write!(f, "inconsistent state: {reason}"),
-        }
-    }
-}
-
-impl Error for OptimError {}
 
 /// `Err` unless `ok`; the value is formatted as `Display` prints it (`0.1`, `-1`, `NaN`).
 pub(crate) fn require(
