@@ -144,6 +144,16 @@ pub enum CheckpointError {
         /// The optimizer crate's error.
         source: OptimError,
     },
+    /// A training checkpoint whose structure is sound but whose values a run cannot go on
+    /// from: an all-zero random generator state, a counter at the end of its range.
+    /// Refused by `save_training`, `load_training` and `restore`.
+    #[error("{} cannot be resumed: {detail}", which(.path))]
+    BadState {
+        /// The file, or `None` for a checkpoint in memory.
+        path: Option<PathBuf>,
+        /// Which value, and why the run cannot continue from it.
+        detail: String,
+    },
     /// A part the restore needs is not in the checkpoint (a scheduler state, when the
     /// checkpoint was captured without one).
     #[error(
@@ -177,6 +187,7 @@ impl CheckpointError {
             | CheckpointError::WrongKind { path, .. }
             | CheckpointError::UnsupportedDtype { path, .. } => Some(path),
             CheckpointError::Mismatch { path, .. }
+            | CheckpointError::BadState { path, .. }
             | CheckpointError::Optimizer { path, .. }
             | CheckpointError::MissingPart { path, .. } => path.as_deref(),
         }

@@ -103,6 +103,26 @@ pub mod fuzzing {
         crate::safetensors_io::decode(bytes, Path::new(PATH))
     }
 
+    /// Writes `ckpt` as [`crate::save_training`] does but without checking its values
+    /// first, so that tests can make the crafted files a loader must refuse.
+    ///
+    /// ```
+    /// use kindling_checkpoint::{fuzzing, TrainingCheckpoint};
+    /// use kindling_nn::{Linear, Module};
+    /// use kindling_optim::Sgd;
+    /// let model = Linear::new(1, 1);
+    /// let ckpt = TrainingCheckpoint::capture(&model, &Sgd::new(model.parameters(), 0.1), 0, 0);
+    /// let path = std::env::temp_dir().join(format!("kindling-doc-wtu-{}.kdl", std::process::id()));
+    /// fuzzing::write_training_unchecked(&ckpt, &path).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn write_training_unchecked(
+        ckpt: &TrainingCheckpoint,
+        path: impl AsRef<Path>,
+    ) -> Result<(), CheckpointError> {
+        crate::training::write_training(ckpt, path.as_ref())
+    }
+
     /// Overwrites the checksum field of a native file (if it is long enough to have one)
     /// with the checksum of its contents, so that a fuzzer's mutations get past the
     /// checksum and reach the parser behind it: a random mutation almost never survives

@@ -15,6 +15,7 @@ use std::path::Path;
 use kindling_core::rng::{get_rng_state, set_rng_state, Xoshiro256};
 use kindling_nn::{LoadReport, Module, StateDict};
 use kindling_optim::{Optimizer, OptimizerState, SchedulerState};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::{read_file, write_atomic};
@@ -172,7 +173,8 @@ impl TrainingCheckpoint {
     /// # Errors
     /// [`CheckpointError::Mismatch`] if the model is another architecture,
     /// [`CheckpointError::Optimizer`] if the optimizer is of another kind or over other
-    /// shapes.
+    /// shapes, [`CheckpointError::BadState`] if the checkpoint holds a value no run can
+    /// continue from (see [`load_training`]).
     ///
     /// ```
     /// use kindling_checkpoint::{CheckpointError, TrainingCheckpoint};
@@ -231,12 +233,32 @@ impl TrainingCheckpoint {
         self.restore_all(model, opt, Some(scheduler))
     }
 
+    /// Checks the values a resumed run would start from, beyond what the optimizer and the
+    /// scheduler check themselves. `path` is for the message.
+    fn check_values(&self, path: Option<&Path>) -> Result<(), CheckpointError> {
+        let bad = |detail: &str| {
+            Err(CheckpointError::BadState {
+                path: path.map(Path::to_path_buf),
+                detail: detail.to_string(),
+            })
+        };
+        if is_stuck(&self.rng) {
+            return bad(
+                "its random generator state is all zeros, from which xoshiro256++ only ever \
+                 returns 0 (Tensor::randn would never return); no generator that was seeded \
+                 gets there, so the file was made by hand or damaged",
+            );
+        }
+        Ok(())
+    }
+
     fn restore_all(
         &self,
         model: &mut dyn Module,
         opt: &mut dyn Optimizer,
         scheduler: Option<&mut dyn LrScheduler>,
     ) -> Result<(), CheckpointError> {
+        self.check_values(None)?;
         // 1. Check the model without touching it.
         let report = LoadReport::between(&model.state_dict(), &self.model);
         if !report.is_clean() {
@@ -292,7 +314,8 @@ impl TrainingCheckpoint {
 /// atomically, with the same header, checksum and guarantees as [`save`](crate::save).
 ///
 /// # Errors
-/// [`CheckpointError::Io`] when the file cannot be written.
+/// [`CheckpointError::Io`] when the file cannot be written; [`CheckpointError::BadState`]
+/// for a checkpoint [`load_training`] would refuse (nothing is written then).
 ///
 /// ```
 /// use kindling_checkpoint::{save_training, TrainingCheckpoint};
@@ -309,6 +332,25 @@ pub fn save_training(
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
     let path = path.as_ref();
+    ckpt.check_values(Some(path))?;
+    write_training(ckpt, path)
+}
+
+/// Whether `rng` is xoshiro256's all-zero state. That state is the generator's only fixed
+/// point (its state transition is an invertible linear map whose single cycle through all
+/// other states is 2^256 - 1 long), so one step leaving it unchanged identifies it without
+/// reading the state's private words.
+fn is_stuck(rng: &Xoshiro256) -> bool {
+    let mut next = rng.clone();
+    next.next_u64();
+    next == *rng
+}
+
+/// The writing half of [`save_training`].
+pub(crate) fn write_training(
+    ckpt: &TrainingCheckpoint,
+    path: &Path,
+) -> Result<(), CheckpointError> {
     let state = postcard::to_stdvec(&StateRef {
         optimizer: &ckpt.optimizer,
         scheduler: &ckpt.scheduler,
@@ -329,7 +371,9 @@ pub fn save_training(
 /// # Errors
 /// Everything [`load`](crate::load) returns; [`CheckpointError::WrongKind`] for a file
 /// written by [`save`](crate::save) (weights only); [`CheckpointError::Corrupt`] if the
-/// training state cannot be decoded.
+/// training state cannot be decoded; [`CheckpointError::BadState`] if it holds a value no
+/// run can continue from: an all-zero random generator state (xoshiro's fixed point, where
+/// `Tensor::randn` would never return).
 ///
 /// ```
 /// use kindling_checkpoint::{load_training, save, CheckpointError};
@@ -363,7 +407,7 @@ pub(crate) fn decode_training(
         1 => StateOwned::from(decode_state::<crate::v1::StateV1>(decoded.state, path)?),
         _ => decode_state::<StateOwned>(decoded.state, path)?,
     };
-    Ok(TrainingCheckpoint {
+    let ckpt = TrainingCheckpoint {
         model: decoded.tensors,
         optimizer: state.optimizer,
         scheduler: state.scheduler,
@@ -371,7 +415,9 @@ pub(crate) fn decode_training(
         step: state.step,
         rng: state.rng,
         extra: state.extra,
-    })
+    };
+    ckpt.check_values(Some(path))?;
+    Ok(ckpt)
 }
 
 /// Decodes the whole of `bytes` as one `T`: an error if they do not decode or if bytes
