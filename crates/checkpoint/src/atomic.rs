@@ -86,8 +86,3 @@ fn sync_dir(dir: &Path) {
     #[cfg(not(unix))]
     let _ = dir;
 }
-
-/// Reads a whole file, with errors that name it.
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
-    fs::read(path).map_err(|e| CheckpointError::io(path, "read", e))
-}

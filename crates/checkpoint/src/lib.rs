@@ -44,6 +44,7 @@ mod atomic;
 mod error;
 mod format;
 mod native;
+mod read;
 mod safetensors_io;
 mod sniff;
 mod training;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kindling_nn::{Module, StateDict};
 
-use crate::atomic::{read_file, write_atomic};
+use crate::atomic::write_atomic;
 use crate::format::{self, Kind};
 use crate::CheckpointError;
 
@@ -56,7 +56,7 @@ pub fn save(sd: &StateDict, path: impl AsRef<Path>) -> Result<(), CheckpointErro
 /// ```
 pub fn load(path: impl AsRef<Path>) -> Result<StateDict, CheckpointError> {
     let path = path.as_ref();
-    let bytes = read_file(path)?;
+    let bytes = format::read(path)?;
     decode_model(&bytes, path)
 }
 

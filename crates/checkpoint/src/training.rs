@@ -18,7 +18,7 @@ use kindling_optim::{Optimizer, OptimizerState, SchedulerState};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::{read_file, write_atomic};
+use crate::atomic::write_atomic;
 use crate::format::{self, Kind};
 use crate::native::load_checked;
 use crate::CheckpointError;
@@ -386,7 +386,7 @@ pub(crate) fn write_training(
 /// ```
 pub fn load_training(path: impl AsRef<Path>) -> Result<TrainingCheckpoint, CheckpointError> {
     let path = path.as_ref();
-    let bytes = read_file(path)?;
+    let bytes = format::read(path)?;
     decode_training(&bytes, path)
 }
 
