@@ -14,7 +14,7 @@ use std::path::Path;
 
 use kindling_core::rng::{get_rng_state, set_rng_state, Xoshiro256};
 use kindling_nn::{LoadReport, Module, StateDict};
-use kindling_optim::{Optimizer, OptimizerState, SchedulerState};
+use kindling_optim::{Optimizer, OptimizerState, SchedulerState, MAX_COUNTER};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -242,6 +242,15 @@ impl TrainingCheckpoint {
                 detail: detail.to_string(),
             })
         };
+        for (name, value) in [("epoch", self.epoch), ("step", self.step)] {
+            if value > MAX_COUNTER {
+                return bad(&format!(
+                    "its {name} counter is {value}, beyond the largest count a checkpoint may \
+                     hold (2^53 = {MAX_COUNTER}), which no run reaches; a loop counting on \
+                     from it could overflow"
+                ));
+            }
+        }
         if is_stuck(&self.rng) {
             return bad(
                 "its random generator state is all zeros, from which xoshiro256++ only ever \
@@ -373,7 +382,8 @@ pub(crate) fn write_training(
 /// written by [`save`](crate::save) (weights only); [`CheckpointError::Corrupt`] if the
 /// training state cannot be decoded; [`CheckpointError::BadState`] if it holds a value no
 /// run can continue from: an all-zero random generator state (xoshiro's fixed point, where
-/// `Tensor::randn` would never return).
+/// `Tensor::randn` would never return), or an epoch or step counter above
+/// [`MAX_COUNTER`](kindling_optim::MAX_COUNTER).
 ///
 /// ```
 /// use kindling_checkpoint::{load_training, save, CheckpointError};

@@ -69,3 +69,36 @@ fn an_all_zero_random_generator_is_refused_by_save_and_restore() {
     );
     assert_eq!(opt.lr(), lr_before);
 }
+
+#[test]
+fn counters_no_run_reaches_are_refused_on_load() {
+    // A resumed loop counts on from these (`step += 1`): u64::MAX would overflow at once.
+    let dir = Scratch::new("crafted-counters");
+    let path = dir.path("counter.kdl");
+    let limit = kindling_optim::MAX_COUNTER;
+    for (field, value) in [("step", u64::MAX), ("epoch", u64::MAX), ("step", limit + 1)] {
+        let (mut ckpt, _, _) = checkpoint();
+        match field {
+            "step" => ckpt.step = value,
+            _ => ckpt.epoch = value,
+        }
+        kindling_checkpoint::fuzzing::write_training_unchecked(&ckpt, &path).unwrap();
+        let err = load_training(&path).unwrap_err();
+        assert!(matches!(err, CheckpointError::BadState { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "checkpoint {} cannot be resumed: its {field} counter is {value}, beyond the \
+                 largest count a checkpoint may hold (2^53 = 9007199254740992), which no run \
+                 reaches; a loop counting on from it could overflow",
+                path.display()
+            )
+        );
+        assert!(save_training(&ckpt, &path).is_err(), "save refuses it too");
+    }
+    // The limit itself is fine.
+    let (mut ckpt, _, _) = checkpoint();
+    (ckpt.epoch, ckpt.step) = (limit, limit);
+    save_training(&ckpt, &path).unwrap();
+    assert_eq!(load_training(&path).unwrap().step, limit);
+}

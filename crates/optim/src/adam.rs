@@ -10,7 +10,7 @@
 use kindling_core::Tensor;
 
 use crate::state::{check_params, require, AdamHparams, Hyperparameters, OptimError};
-use crate::state::{OptimizerKind, OptimizerState, ParamState};
+use crate::state::{OptimizerKind, OptimizerState, ParamState, MAX_COUNTER};
 use crate::{check_param_list, widen, Optimizer};
 
 /// Adam's state for one parameter, created at that parameter's first step with a gradient.
@@ -86,7 +86,9 @@ impl AdamCore {
                 exp_avg_sq: vec![0.0; n],
                 max_exp_avg_sq: None,
             });
-            st.step += 1;
+            // Saturating: a loaded count is at most MAX_COUNTER, far from the end, but a
+            // counter that cannot wrap needs no proof.
+            st.step = st.step.saturating_add(1);
             let mut theta = p.data_mut();
 
             if hp.weight_decay != 0.0 {
@@ -249,6 +251,12 @@ fn moments_from_state(
             Ok(None)
         }
         (Some(step), Some(m), Some(v)) => {
+            if step > MAX_COUNTER {
+                return bad(format!(
+                    "step is {step}, beyond the largest count a state may hold \
+                     (2^53 = {MAX_COUNTER})"
+                ));
+            }
             if amsgrad != max_exp_avg_sq.is_some() {
                 return bad(format!(
                     "amsgrad is {amsgrad} but max_exp_avg_sq is {}",

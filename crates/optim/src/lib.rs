@@ -51,7 +51,7 @@ pub use scheduler::{CosineAnnealingLr, LinearLr, LrScheduler, StepLr};
 pub use sgd::Sgd;
 pub use state::{
     AdamHparams, Hyperparameters, OptimError, OptimizerKind, OptimizerState, ParamState, Schedule,
-    SchedulerState, SgdHparams,
+    SchedulerState, SgdHparams, MAX_COUNTER,
 };
 
 use kindling_core::Tensor;
@@ -146,8 +146,9 @@ pub trait Optimizer {
     /// are not part of the state: restore them separately.
     ///
     /// # Errors
-    /// If the kind, the parameter count or a shape differs, a buffer has the wrong length
-    /// or is missing, or a hyperparameter is out of range. Nothing is changed then.
+    /// If the kind, the parameter count or a shape differs, a buffer has the wrong length,
+    /// is missing or is not one this optimizer keeps, a step count is above
+    /// [`MAX_COUNTER`], or a hyperparameter is out of range. Nothing is changed then.
     ///
     /// ```
     /// use kindling_core::Tensor;

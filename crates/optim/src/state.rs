@@ -21,6 +21,20 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The largest step or epoch counter a loaded state may hold: 2^53.
+///
+/// Every count up to it is exact as an `f64` (PyTorch keeps Adam's `step` as a float, and
+/// JSON numbers are doubles), no run comes near it (a million steps a second for 285
+/// years), and a loop counting on from it in `u64` or `usize` cannot overflow. A larger
+/// count, such as `u64::MAX` in a crafted file, is refused on load instead of overflowing
+/// at the next step.
+///
+/// ```
+/// assert_eq!(kindling_optim::MAX_COUNTER, 9_007_199_254_740_992);
+/// assert_eq!(kindling_optim::MAX_COUNTER as f64 as u64, kindling_optim::MAX_COUNTER);
+/// ```
+pub const MAX_COUNTER: u64 = 1 << 53;
+
 /// Which optimizer produced an [`OptimizerState`]. Serialised as `"sgd"`, `"adam"`, `"adamw"`.
 ///
 /// ```

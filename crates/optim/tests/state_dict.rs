@@ -469,3 +469,108 @@ fn load_refuses_a_kind_that_contradicts_the_hyperparameters() {
         "inconsistent state: the kind is adamw but the hyperparameters are SGD's"
     );
 }
+
+#[test]
+fn load_refuses_an_adam_step_count_no_run_reaches() {
+    // u64::MAX would overflow at the next step; anything past 2^53 is no real run's count.
+    for step in [u64::MAX, kindling_optim::MAX_COUNTER + 1] {
+        let (mut opt, params) = stepped(OptimizerKind::Adam);
+        let mut state = opt.state_dict();
+        state.params[0].step = Some(step);
+        let err = refused(opt.as_mut(), &params, &state);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "state of parameter 0: step is {step}, beyond the largest count a state may \
+                 hold (2^53 = 9007199254740992)"
+            )
+        );
+    }
+    // The limit itself loads, and the next step goes through.
+    let (mut opt, params) = stepped(OptimizerKind::Adam);
+    let mut state = opt.state_dict();
+    state.params[0].step = Some(kindling_optim::MAX_COUNTER);
+    opt.load_state_dict(&state).unwrap();
+    run_steps(opt.as_mut(), &params, 2..3);
+    assert_eq!(
+        opt.state_dict().params[0].step,
+        Some(kindling_optim::MAX_COUNTER + 1)
+    );
+}
+
+/// A scheduler at epoch 3 of a cosine schedule, and its state.
+fn cosine_at_epoch_3() -> (Sgd, CosineAnnealingLr, SchedulerState) {
+    let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
+    let mut sched = CosineAnnealingLr::new(10, 0.001);
+    sched.attach(&mut opt);
+    for _ in 0..3 {
+        sched.step(&mut opt);
+    }
+    let state = sched.state_dict();
+    (opt, sched, state)
+}
+
+#[test]
+fn scheduler_load_refuses_values_its_next_step_cannot_use() {
+    type Spoil = fn(&mut SchedulerState);
+    let cases: [(&str, Spoil, &str); 6] = [
+        (
+            "NaN base lr",
+            |s| s.base_lr = Some(f64::NAN),
+            "CosineAnnealingLr: invalid base_lr: NaN (must be a finite number >= 0)",
+        ),
+        (
+            "infinite last lr",
+            |s| s.last_lr = Some(f64::INFINITY),
+            "CosineAnnealingLr: invalid last_lr: inf (must be a finite number >= 0)",
+        ),
+        (
+            "negative last lr",
+            |s| s.last_lr = Some(-0.5),
+            "CosineAnnealingLr: invalid last_lr: -0.5 (must be a finite number >= 0)",
+        ),
+        (
+            "epoch counter at its end",
+            |s| s.last_epoch = usize::MAX,
+            "CosineAnnealingLr: invalid last_epoch: 18446744073709551615 (must be at most \
+             2^53 = 9007199254740992)",
+        ),
+        (
+            "infinite eta_min",
+            |s| {
+                s.schedule = kindling_optim::Schedule::CosineAnnealingLr {
+                    t_max: 10,
+                    eta_min: f64::INFINITY,
+                }
+            },
+            "CosineAnnealingLr: invalid eta_min: inf (must be a finite number >= 0)",
+        ),
+        (
+            // Each value fine on its own; together the next lr is negative, which the
+            // optimizer's set_lr would refuse with a panic.
+            "a last lr far below eta_min in the rising half",
+            |s| {
+                s.last_epoch = 11;
+                s.last_lr = Some(0.0);
+                s.schedule = kindling_optim::Schedule::CosineAnnealingLr {
+                    t_max: 10,
+                    eta_min: 0.05,
+                };
+            },
+            "inconsistent state: the next step's lr would be -0.1",
+        ),
+    ];
+    for (what, spoil, message) in cases {
+        let (_, mut sched, good) = cosine_at_epoch_3();
+        let mut bad = good.clone();
+        spoil(&mut bad);
+        let err = sched
+            .load_state_dict(&bad)
+            .expect_err(&format!("{what}: accepted"));
+        assert!(
+            err.to_string().starts_with(message),
+            "{what}: {err}\nexpected: {message}"
+        );
+        assert_eq!(sched.state_dict(), good, "{what}: the scheduler changed");
+    }
+}
