@@ -14,7 +14,7 @@ use std::path::Path;
 
 use kindling_core::rng::{get_rng_state, set_rng_state, Xoshiro256};
 use kindling_nn::{LoadReport, Module, StateDict};
-use kindling_optim::{Optimizer, OptimizerState, SchedulerState, MAX_COUNTER};
+use kindling_optim::{OptimError, Optimizer, OptimizerState, SchedulerState, MAX_COUNTER};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -164,8 +164,9 @@ impl TrainingCheckpoint {
     }
 
     /// Puts the run back: the model's weights and buffers, the optimizer's state and the
-    /// global random generator. All or nothing: everything is checked first, and on an
-    /// error the model, the optimizer and the generator are as they were.
+    /// global random generator. All or nothing: every part is checked before any is
+    /// loaded (the optimizer through [`Optimizer::check_state_dict`]), so on an error the
+    /// model, the optimizer and the generator are as they were.
     ///
     /// The scheduler, if any, is restored by
     /// [`restore_with_scheduler`](Self::restore_with_scheduler).
@@ -175,6 +176,10 @@ impl TrainingCheckpoint {
     /// [`CheckpointError::Optimizer`] if the optimizer is of another kind or over other
     /// shapes, [`CheckpointError::BadState`] if the checkpoint holds a value no run can
     /// continue from (see [`load_training`]).
+    ///
+    /// # Panics
+    /// If an `Optimizer` or `LrScheduler` implementation's `load_state_dict` refuses a
+    /// state that its `check_state_dict` accepted (kindling's own never do).
     ///
     /// ```
     /// use kindling_checkpoint::{CheckpointError, TrainingCheckpoint};
@@ -282,41 +287,48 @@ impl TrainingCheckpoint {
             }
             (_, s) => s.as_ref(),
         };
-        // 2. The optimizer and the scheduler check their state in full before changing
-        //    anything; their previous states are kept to undo a later failure.
-        let old_opt = opt.state_dict();
-        opt.load_state_dict(&self.optimizer)
+        // 2. The optimizer and the scheduler check their states, changing nothing.
+        opt.check_state_dict(&self.optimizer)
             .map_err(|source| CheckpointError::Optimizer {
                 path: None,
                 part: "optimizer",
                 source,
             })?;
-        let mut restored_scheduler = None;
-        if let (Some(sched), Some(state)) = (scheduler, scheduler_state) {
-            let old_sched = sched.state_dict();
-            if let Err(source) = sched.load_state_dict(state) {
-                let _ = opt.load_state_dict(&old_opt);
-                return Err(CheckpointError::Optimizer {
+        if let (Some(sched), Some(state)) = (&scheduler, scheduler_state) {
+            sched
+                .check_state_dict(state)
+                .map_err(|source| CheckpointError::Optimizer {
                     path: None,
                     part: "scheduler",
                     source,
-                });
-            }
-            restored_scheduler = Some((sched, old_sched));
+                })?;
         }
-        // 3. The model, checked in step 1, so this succeeds; should the model's own rules
-        //    ever differ from `LoadReport::between`, undo steps 2 and report.
-        if let Err(e) = load_checked(model, &self.model, None) {
-            let _ = opt.load_state_dict(&old_opt);
-            if let Some((sched, old)) = restored_scheduler {
-                let _ = sched.load_state_dict(&old);
+        // 3. Everything was checked: apply. The model first: should its own rules ever
+        //    differ from `LoadReport::between`, it refuses having changed nothing, and so
+        //    has nothing else been yet. The optimizer's and the scheduler's checks promised
+        //    that their loads succeed; one that fails anyway breaks its trait's contract.
+        load_checked(model, &self.model, None)?;
+        if let Err(e) = opt.load_state_dict(&self.optimizer) {
+            broken_contract("Optimizer", &e);
+        }
+        if let (Some(sched), Some(state)) = (scheduler, scheduler_state) {
+            if let Err(e) = sched.load_state_dict(state) {
+                broken_contract("LrScheduler", &e);
             }
-            return Err(e);
         }
         // 4. The random generator, last: it cannot fail.
         set_rng_state(self.rng.clone());
         Ok(())
     }
+}
+
+/// A restore found an implementation whose `load_state_dict` refused a state that its
+/// `check_state_dict` had accepted; part of the restore is done and cannot be undone.
+fn broken_contract(trait_name: &str, e: &OptimError) -> ! {
+    panic!(
+        "{trait_name}::load_state_dict refused a state that check_state_dict accepted ({e}): \
+         the implementation breaks the trait's contract, and the restore is incomplete"
+    )
 }
 
 /// Saves a training checkpoint to `path` in the native format (kind "training"),

@@ -187,7 +187,8 @@ impl AdamCore {
         }
     }
 
-    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
+    /// Checks everything `load_state_dict` needs, and returns the hyperparameters.
+    fn checked<'s>(&self, state: &'s OptimizerState) -> Result<&'s AdamHparams, OptimError> {
         if state.kind != self.kind {
             return Err(OptimError::WrongKind {
                 expected: self.kind.to_string(),
@@ -204,24 +205,34 @@ impl AdamCore {
         };
         validate(self.kind, hp)?;
         check_params(&self.params, state)?;
-        let mut moments = Vec::with_capacity(state.params.len());
         for (i, st) in state.params.iter().enumerate() {
-            moments.push(moments_from_state(i, st, hp.amsgrad)?);
+            check_param_state(i, st, hp.amsgrad)?;
         }
+        Ok(hp)
+    }
+
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
+        let hp = self.checked(state)?;
         self.hp = hp.clone();
-        self.moments = moments;
+        self.moments = state.params.iter().map(moments_of).collect();
         Ok(())
     }
 }
 
-/// Rebuilds one parameter's moments, checking that the buffers present are exactly those
-/// Adam keeps: all of `step`, `exp_avg`, `exp_avg_sq` (plus `max_exp_avg_sq` with
-/// AMSGrad), or none of them.
-fn moments_from_state(
-    param: usize,
-    st: &ParamState,
-    amsgrad: bool,
-) -> Result<Option<Moments>, OptimError> {
+/// A checked parameter state's moments: `None` when it has none (no step yet).
+fn moments_of(st: &ParamState) -> Option<Moments> {
+    Some(Moments {
+        step: st.step?,
+        exp_avg: st.buffer(ParamState::EXP_AVG)?.to_vec(),
+        exp_avg_sq: st.buffer(ParamState::EXP_AVG_SQ)?.to_vec(),
+        max_exp_avg_sq: st.buffer(ParamState::MAX_EXP_AVG_SQ).map(<[f32]>::to_vec),
+    })
+}
+
+/// Checks one parameter's state: the buffers present are exactly those Adam keeps, all
+/// of `step`, `exp_avg`, `exp_avg_sq` (plus `max_exp_avg_sq` with AMSGrad), or none of
+/// them, and the step count is one a run can reach.
+fn check_param_state(param: usize, st: &ParamState, amsgrad: bool) -> Result<(), OptimError> {
     let bad = |reason: String| Err(OptimError::BadParamState { param, reason });
     const KEPT: [&str; 3] = [
         ParamState::EXP_AVG,
@@ -248,9 +259,9 @@ fn moments_from_state(
             if max_exp_avg_sq.is_some() {
                 return bad("max_exp_avg_sq is present but step and exp_avg are not".into());
             }
-            Ok(None)
+            Ok(())
         }
-        (Some(step), Some(m), Some(v)) => {
+        (Some(step), Some(_), Some(_)) => {
             if step > MAX_COUNTER {
                 return bad(format!(
                     "step is {step}, beyond the largest count a state may hold \
@@ -263,12 +274,7 @@ fn moments_from_state(
                     if amsgrad { "missing" } else { "present" }
                 ));
             }
-            Ok(Some(Moments {
-                step,
-                exp_avg: m.to_vec(),
-                exp_avg_sq: v.to_vec(),
-                max_exp_avg_sq: max_exp_avg_sq.map(<[f32]>::to_vec),
-            }))
+            Ok(())
         }
         (step, m, v) => bad(format!(
             "step, exp_avg and exp_avg_sq must be all present or all absent, \
@@ -451,6 +457,9 @@ macro_rules! adam_api {
             }
             fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
                 self.0.load_state_dict(state)
+            }
+            fn check_state_dict(&self, state: &OptimizerState) -> Result<(), OptimError> {
+                self.0.checked(state).map(|_| ())
             }
         }
     };

@@ -162,6 +162,27 @@ pub trait Optimizer {
     /// assert_eq!(wrong.lr(), 0.1);
     /// ```
     fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError>;
+
+    /// Checks `state` as [`load_state_dict`](Optimizer::load_state_dict) would, and
+    /// changes nothing. `Ok` is a promise: `load_state_dict` with the same state then
+    /// succeeds. Whoever restores several objects at once (a training checkpoint: model,
+    /// optimizer, scheduler) checks every part first, and so never has a half-done
+    /// restore to undo.
+    ///
+    /// # Errors
+    /// Those of `load_state_dict`.
+    ///
+    /// ```
+    /// use kindling_core::Tensor;
+    /// use kindling_optim::{Adam, Optimizer, Sgd};
+    /// let state = Adam::new(vec![Tensor::zeros(&[2])], 1e-3).state_dict();
+    /// let sgd = Sgd::new(vec![Tensor::zeros(&[2])], 0.1);
+    /// assert!(sgd.check_state_dict(&state).is_err());
+    /// let adam = Adam::new(vec![Tensor::zeros(&[2])], 0.5);
+    /// assert!(adam.check_state_dict(&state).is_ok());
+    /// assert_eq!(adam.lr(), 0.5); // checked, not loaded
+    /// ```
+    fn check_state_dict(&self, state: &OptimizerState) -> Result<(), OptimError>;
 }
 
 /// Widens an `f32` hyperparameter to the `f64` a Python user would have written: through

@@ -139,6 +139,21 @@ pub trait LrScheduler {
     /// assert_eq!((resumed.last_epoch(), opt.lr()), (2, 0.05));
     /// ```
     fn load_state_dict(&mut self, state: &SchedulerState) -> Result<(), OptimError>;
+
+    /// Checks `state` as [`load_state_dict`](LrScheduler::load_state_dict) would, and
+    /// changes nothing. `Ok` is a promise: `load_state_dict` with the same state then
+    /// succeeds (see [`Optimizer::check_state_dict`] for why restores need it).
+    ///
+    /// # Errors
+    /// Those of `load_state_dict`.
+    ///
+    /// ```
+    /// use kindling_optim::{CosineAnnealingLr, LrScheduler, StepLr};
+    /// let state = StepLr::new(2, 0.5).state_dict();
+    /// assert!(CosineAnnealingLr::new(10, 0.0).check_state_dict(&state).is_err());
+    /// assert!(StepLr::new(5, 0.1).check_state_dict(&state).is_ok());
+    /// ```
+    fn check_state_dict(&self, state: &SchedulerState) -> Result<(), OptimError>;
 }
 
 /// Where a schedule is: present once attached (or loaded).
@@ -219,6 +234,10 @@ macro_rules! lr_scheduler_impl {
             fn load_state_dict(&mut self, state: &SchedulerState) -> Result<(), OptimError> {
                 *self = self.restored(state)?;
                 Ok(())
+            }
+
+            fn check_state_dict(&self, state: &SchedulerState) -> Result<(), OptimError> {
+                self.restored(state).map(|_| ())
             }
         }
 

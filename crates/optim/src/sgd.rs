@@ -271,6 +271,24 @@ impl Optimizer for Sgd {
     }
 
     fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
+        let hp = self.checked(state)?;
+        self.hp = hp.clone();
+        self.momentum_buffers = state
+            .params
+            .iter()
+            .map(|st| st.buffers.get(ParamState::MOMENTUM_BUFFER).cloned())
+            .collect();
+        Ok(())
+    }
+
+    fn check_state_dict(&self, state: &OptimizerState) -> Result<(), OptimError> {
+        self.checked(state).map(|_| ())
+    }
+}
+
+impl Sgd {
+    /// Checks everything `load_state_dict` needs, and returns the hyperparameters.
+    fn checked<'s>(&self, state: &'s OptimizerState) -> Result<&'s SgdHparams, OptimError> {
         if state.kind != OptimizerKind::Sgd {
             return Err(OptimError::WrongKind {
                 expected: OptimizerKind::Sgd.to_string(),
@@ -301,13 +319,7 @@ impl Optimizer for Sgd {
                 });
             }
         }
-        self.hp = hp.clone();
-        self.momentum_buffers = state
-            .params
-            .iter()
-            .map(|st| st.buffers.get(ParamState::MOMENTUM_BUFFER).cloned())
-            .collect();
-        Ok(())
+        Ok(hp)
     }
 }
 
