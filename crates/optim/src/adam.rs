@@ -206,7 +206,7 @@ impl AdamCore {
         validate(self.kind, hp)?;
         check_params(&self.params, state)?;
         for (i, st) in state.params.iter().enumerate() {
-            check_param_state(i, st, hp.amsgrad)?;
+            check_param_state(i, st)?;
         }
         Ok(hp)
     }
@@ -230,9 +230,9 @@ fn moments_of(st: &ParamState) -> Option<Moments> {
 }
 
 /// Checks one parameter's state: the buffers present are exactly those Adam keeps, all
-/// of `step`, `exp_avg`, `exp_avg_sq` (plus `max_exp_avg_sq` with AMSGrad), or none of
+/// of `step`, `exp_avg`, `exp_avg_sq` (plus, optionally, `max_exp_avg_sq`), or none of
 /// them, and the step count is one a run can reach.
-fn check_param_state(param: usize, st: &ParamState, amsgrad: bool) -> Result<(), OptimError> {
+fn check_param_state(param: usize, st: &ParamState) -> Result<(), OptimError> {
     let bad = |reason: String| Err(OptimError::BadParamState { param, reason });
     const KEPT: [&str; 3] = [
         ParamState::EXP_AVG,
@@ -268,12 +268,9 @@ fn check_param_state(param: usize, st: &ParamState, amsgrad: bool) -> Result<(),
                      (2^53 = {MAX_COUNTER})"
                 ));
             }
-            if amsgrad != max_exp_avg_sq.is_some() {
-                return bad(format!(
-                    "amsgrad is {amsgrad} but max_exp_avg_sq is {}",
-                    if amsgrad { "missing" } else { "present" }
-                ));
-            }
+            // max_exp_avg_sq may be there or not whatever `amsgrad` says now: switched on
+            // after some steps, AMSGrad starts its maximum at the next step (from zeros,
+            // which is what a missing one means); switched off, the maximum stays unused.
             Ok(())
         }
         (step, m, v) => bad(format!(

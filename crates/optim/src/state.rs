@@ -149,7 +149,7 @@ pub enum Hyperparameters {
 /// |---|---|---|
 /// | SGD with momentum | `None` | `momentum_buffer` |
 /// | SGD without momentum | `None` | none |
-/// | Adam, AdamW | `Some(t)` | `exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with AMSGrad |
+/// | Adam, AdamW | `Some(t)` | `exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` once an AMSGrad step ran |
 ///
 /// Nothing exists before the parameter's first step with a gradient, as in PyTorch, whose
 /// `optimizer.state[p]` is filled lazily. The step counter is a field of its own rather
