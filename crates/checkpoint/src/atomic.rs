@@ -9,22 +9,32 @@
 //! power cut can leave the new name on an empty file); the `fsync` of the directory
 //! makes the rename itself durable.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::CheckpointError;
 
-/// Makes temporary names unique within the process (the pid makes them unique across
-/// processes), so two saves from two threads never share a temporary file.
-static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// How many temporary names a save tries. Each has 64 random bits, so a second try is
+/// already a sign that something else is creating files with these names.
+const ATTEMPTS: usize = 16;
 
 /// Replaces `path` with the bytes `write` produces, atomically. On any error the
-/// temporary file is removed and `path` is untouched.
+/// temporary file this call created is removed and `path` is untouched.
 pub(crate) fn write_atomic(
     path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<(), CheckpointError> {
+    write_atomic_with(path, random_suffix, write)
+}
+
+/// [`write_atomic`] with the temporary names' suffixes drawn from `suffix`.
+fn write_atomic_with(
+    path: &Path,
+    suffix: impl FnMut() -> String,
     write: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> Result<(), CheckpointError> {
     let Some(file_name) = path.file_name() else {
@@ -46,23 +56,12 @@ pub(crate) fn write_atomic(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    // A hidden name next to the target: same directory, hence same file system, which
-    // the atomic rename needs.
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(tmp_name);
+    let (tmp, mut file) =
+        create_temp(&dir, file_name, suffix).map_err(|e| CheckpointError::io(path, "write", e))?;
 
-    let written = (|| {
-        // `create_new`: never follow or clobber something already at the temporary name.
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        write(&mut file)?;
-        file.sync_all()
-    })();
+    // From here on the temporary file is this call's own: remove it on any error.
+    let written = write(&mut file).and_then(|()| file.sync_all());
+    drop(file);
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(CheckpointError::io(path, "write", e));
@@ -75,6 +74,49 @@ pub(crate) fn write_atomic(
     Ok(())
 }
 
+/// Creates a new temporary file next to the target: a hidden name in the same directory,
+/// hence on the same file system, which the atomic rename needs. `create_new` never
+/// follows or reuses what is already there: a name that is taken belongs to another
+/// writer, and the next suffix is tried.
+fn create_temp(
+    dir: &Path,
+    file_name: &OsStr,
+    mut suffix: impl FnMut() -> String,
+) -> io::Result<(PathBuf, File)> {
+    let mut taken = None;
+    for _ in 0..ATTEMPTS {
+        let mut name = OsString::from(".");
+        name.push(file_name);
+        name.push(format!(".{}.tmp", suffix()));
+        let tmp = dir.join(name);
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => taken = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(taken.unwrap_or_else(|| io::Error::other("no temporary name to try")))
+}
+
+/// A fresh suffix for a temporary name: 64 bits from the operating system's random
+/// source. Not from kindling's global generator: a save must not shift the random stream
+/// that `manual_seed` fixes. Where the OS has no random source to offer, the clock and a
+/// counter stand in; `create_new` and the retries keep even a collision harmless.
+fn random_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => format!("{:016x}", u64::from_le_bytes(bytes)),
+        Err(_) => {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            format!("{nanos:x}-{n:x}")
+        }
+    }
+}
+
 /// Flushes the directory entry of the rename. Only POSIX systems can open a directory for
 /// this; where it fails (other systems, some network file systems) the rename is still
 /// atomic, only its durability across a power cut is left to the OS, so errors are ignored.
@@ -85,4 +127,77 @@ fn sync_dir(dir: &Path) {
     }
     #[cfg(not(unix))]
     let _ = dir;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("kindling-atomic-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Suffixes "a", "b", "c", ... in turn.
+    fn letters() -> impl FnMut() -> String {
+        let mut next = b'a';
+        move || {
+            let s = (next as char).to_string();
+            next += 1;
+            s
+        }
+    }
+
+    #[test]
+    fn a_taken_name_is_skipped_and_left_alone() {
+        let dir = scratch("taken");
+        let target = dir.join("m.kdl");
+        fs::write(dir.join(".m.kdl.a.tmp"), b"theirs").unwrap();
+        write_atomic_with(&target, letters(), |f| io::Write::write_all(f, b"ours")).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"ours");
+        assert_eq!(fs::read(dir.join(".m.kdl.a.tmp")).unwrap(), b"theirs");
+        assert!(!dir.join(".m.kdl.b.tmp").exists(), "renamed into place");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn when_every_name_is_taken_the_save_fails_and_removes_nothing() {
+        let dir = scratch("all-taken");
+        let target = dir.join("m.kdl");
+        let mut always_a = || "a".to_string();
+        fs::write(dir.join(".m.kdl.a.tmp"), b"theirs").unwrap();
+        let err = write_atomic_with(&target, &mut always_a, |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("File exists"), "{err}");
+        assert_eq!(fs::read(dir.join(".m.kdl.a.tmp")).unwrap(), b"theirs");
+        assert!(!target.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_removes_its_own_temporary_file_only() {
+        let dir = scratch("failed");
+        let target = dir.join("m.kdl");
+        fs::write(&target, b"old").unwrap();
+        fs::write(dir.join(".m.kdl.a.tmp"), b"theirs").unwrap();
+        let err = write_atomic_with(&target, letters(), |f| {
+            io::Write::write_all(f, b"half")?;
+            Err(io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"old");
+        assert_eq!(fs::read(dir.join(".m.kdl.a.tmp")).unwrap(), b"theirs");
+        assert!(!dir.join(".m.kdl.b.tmp").exists(), "ours was removed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn suffixes_are_random() {
+        let a = random_suffix();
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, random_suffix());
+    }
 }
