@@ -201,10 +201,12 @@ impl CheckpointError {
         }
     }
 
+    /// A `Corrupt` error. The detail often quotes the file (through `{:?}`, or inside a
+    /// parser's message), so it passes through [`printable`] here, once for all.
     pub(crate) fn corrupt(path: &Path, detail: impl Into<String>) -> Self {
         CheckpointError::Corrupt {
             path: path.to_path_buf(),
-            detail: detail.into(),
+            detail: printable(&detail.into()),
         }
     }
 
@@ -215,6 +217,23 @@ impl CheckpointError {
             found,
         }
     }
+}
+
+/// `s` with every character a terminal could act on (control characters such as ESC and
+/// BEL, and invisible ones such as a right-to-left override) escaped as `escape_debug`
+/// writes them, and everything else, quotes and backslashes included, left as it is: for
+/// messages that quote a file's strings, or a parser's message that may.
+pub(crate) fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let escaped = c.escape_debug();
+        if escaped.len() == 1 || matches!(c, '"' | '\'' | '\\') {
+            out.push(c);
+        } else {
+            out.extend(escaped);
+        }
+    }
+    out
 }
 
 /// The first 16 hex digits: enough to tell two checksums apart in a message.
@@ -271,7 +290,8 @@ fn unsupported_version_message(
 ) -> String {
     let mut m = format!("checkpoint {} uses format version {found}", path.display());
     if let Some(v) = written_by {
-        let _ = write!(m, " (written by kindling {v})");
+        // From the file's metadata.
+        let _ = write!(m, " (written by kindling {})", v.escape_debug());
     }
     let _ = write!(
         m,
@@ -280,6 +300,12 @@ fn unsupported_version_message(
         crate::KINDLING_VERSION
     );
     m
+}
+
+/// The keys, escaped (the checkpoint's come from the file), separated by commas.
+fn keys(keys: &[String]) -> String {
+    let escaped: Vec<String> = keys.iter().map(|k| k.escape_debug().to_string()).collect();
+    escaped.join(", ")
 }
 
 fn mismatch_message(path: &Option<PathBuf>, report: &LoadReport) -> String {
@@ -291,21 +317,23 @@ fn mismatch_message(path: &Option<PathBuf>, report: &LoadReport) -> String {
         let _ = write!(
             m,
             "; missing keys (in the model, not in the checkpoint): {}",
-            report.missing.join(", ")
+            keys(&report.missing)
         );
     }
     if !report.unexpected.is_empty() {
         let _ = write!(
             m,
             "; unexpected keys (in the checkpoint, not in the model): {}",
-            report.unexpected.join(", ")
+            keys(&report.unexpected)
         );
     }
     for mm in &report.mismatched {
         let _ = write!(
             m,
             "; shape mismatch for {}: the model has {:?}, the checkpoint has {:?}",
-            mm.key, mm.expected, mm.found
+            mm.key.escape_debug(),
+            mm.expected,
+            mm.found
         );
     }
     m

@@ -548,3 +548,85 @@ fn error_messages_name_the_file_and_the_problem() {
         assert!(std::error::Error::source(e).is_some() == matches!(e, CheckpointError::Io { .. }));
     }
 }
+
+/// Key names and other strings come from the file: printed raw, a crafted file could send
+/// escape sequences to the terminal that shows the error (clear the screen, set the
+/// window title, hide text). Every message must show them escaped.
+#[test]
+fn strings_from_a_file_are_escaped_in_messages() {
+    let dir = Scratch::new("escape");
+    const EVIL: &str = "w\x1b[2J\x1b]0;owned\x07\u{202e}";
+    let assert_clean = |what: &str, err: &CheckpointError| {
+        let text = err.to_string();
+        assert!(
+            !text.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{what}: a raw control character in {text:?}"
+        );
+        text
+    };
+
+    // Unexpected keys in a native file and in a safetensors file.
+    let mut sd = Linear::new(2, 2).state_dict();
+    sd.insert(EVIL, kindling_core::Tensor::zeros(&[1]));
+    let native = dir.path("evil.kdl");
+    save(&sd, &native).unwrap();
+    let st = dir.path("evil.safetensors");
+    save_safetensors(&sd, &st).unwrap();
+    for (what, err) in [
+        (
+            "native",
+            load_into(&mut Linear::new(2, 2), &native).unwrap_err(),
+        ),
+        (
+            "safetensors",
+            kindling_checkpoint::load_safetensors_into(&mut Linear::new(2, 2), &st).unwrap_err(),
+        ),
+    ] {
+        let text = assert_clean(what, &err);
+        assert!(
+            text.contains(r"unexpected keys (in the checkpoint, not in the model): w\u{1b}[2J\u{1b}]0;owned\u{7}\u{202e}"),
+            "{what}: {text}"
+        );
+    }
+
+    // A buffer name in a training checkpoint's optimizer state.
+    let model = Linear::new(2, 2);
+    let opt = Sgd::new(model.parameters(), 0.1);
+    let mut ckpt = TrainingCheckpoint::capture(&model, &opt, 0, 0);
+    ckpt.optimizer.params[0]
+        .buffers
+        .insert(EVIL.to_string(), vec![0.0; 4]);
+    let path = dir.path("evil-buffer.kdl");
+    save_training(&ckpt, &path).unwrap();
+    let ckpt = load_training(&path).unwrap();
+    let mut opt = Sgd::new(model.parameters(), 0.1);
+    let err = ckpt.restore(&mut Linear::new(2, 2), &mut opt).unwrap_err();
+    let text = assert_clean("optimizer", &err);
+    assert!(text.contains(r"SGD keeps no w\u{1b}[2J"), "{text}");
+
+    // The kindling version a file from the future claims to be written by.
+    let meta = r#"{"kindling_version":"9\u001b[31m\u0007"}"#;
+    let mut bytes = vec![0u8; HEADER_LEN];
+    bytes[..8].copy_from_slice(&MAGIC);
+    bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    bytes[16..24].copy_from_slice(&(meta.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(meta.as_bytes());
+    let err = load_err(&dir.path("future.kdl"), &bytes);
+    let text = assert_clean("written_by", &err);
+    assert!(
+        text.contains(r"(written by kindling 9\u{1b}[31m\u{7})"),
+        "{text}"
+    );
+
+    // An error of the safetensors crate that quotes a tensor's name: this tensor's bytes
+    // do not start where the previous one's end.
+    let header = "{\"a\\u001b[2J\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(header.as_bytes());
+    b.extend_from_slice(&[0; 8]);
+    let bad = dir.path("offsets.safetensors");
+    std::fs::write(&bad, &b).unwrap();
+    let err = load_safetensors(&bad).unwrap_err();
+    let text = assert_clean("safetensors crate", &err);
+    assert!(text.contains(r"a\u{1b}[2J"), "{text}");
+}
