@@ -122,6 +122,16 @@ pub enum CheckpointError {
         /// Its dtype, as safetensors names it (`"BF16"`, `"U8"`, ...).
         dtype: String,
     },
+    /// A key the target format cannot hold, found before anything was written.
+    #[error("cannot save {}: the key {key:?} {reason}", .path.display())]
+    InvalidKey {
+        /// The file that was to be written.
+        path: PathBuf,
+        /// The key.
+        key: String,
+        /// Why the format cannot hold it, and what to do.
+        reason: &'static str,
+    },
     /// The checkpoint's keys or shapes do not fit the model (another architecture).
     #[error("{}", mismatch_message(.path, .report))]
     Mismatch {
@@ -185,7 +195,8 @@ impl CheckpointError {
             | CheckpointError::UnsupportedVersion { path, .. }
             | CheckpointError::Corrupt { path, .. }
             | CheckpointError::WrongKind { path, .. }
-            | CheckpointError::UnsupportedDtype { path, .. } => Some(path),
+            | CheckpointError::UnsupportedDtype { path, .. }
+            | CheckpointError::InvalidKey { path, .. } => Some(path),
             CheckpointError::Mismatch { path, .. }
             | CheckpointError::BadState { path, .. }
             | CheckpointError::Optimizer { path, .. }

@@ -34,6 +34,8 @@ use crate::CheckpointError;
 
 /// The safetensors crate refuses headers over 100 MB; so does the guard, with a message.
 const MAX_HEADER: u64 = 100_000_000;
+/// The header entry safetensors keeps the file's metadata under; no tensor may have it.
+const METADATA_KEY: &str = "__metadata__";
 /// Metadata key holding kindling's key order, so that a round trip keeps the order of the
 /// state dict (safetensors itself stores tensors sorted by dtype and name).
 const ORDER_KEY: &str = "kindling_key_order";
@@ -73,7 +75,9 @@ impl View for &Entry {
 /// `model.load_state_dict(safetensors.torch.load_file(path))` then loads it.
 ///
 /// # Errors
-/// [`CheckpointError::Io`] when the file cannot be written.
+/// [`CheckpointError::Io`] when the file cannot be written;
+/// [`CheckpointError::InvalidKey`] for a tensor named `"__metadata__"`, the header entry
+/// safetensors reserves for the file's metadata (nothing is written then).
 ///
 /// ```
 /// use kindling_checkpoint::{load_safetensors, save_safetensors};
@@ -87,6 +91,13 @@ impl View for &Entry {
 /// ```
 pub fn save_safetensors(sd: &StateDict, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
     let path = path.as_ref();
+    if sd.get(METADATA_KEY).is_some() {
+        return Err(CheckpointError::InvalidKey {
+            path: path.to_path_buf(),
+            key: METADATA_KEY.to_string(),
+            reason: "is reserved by safetensors for the file's own metadata; rename the tensor",
+        });
+    }
     let entries: Vec<(String, Entry)> = sd
         .iter()
         .map(|(key, t)| {
@@ -256,7 +267,7 @@ fn check_prefix(
         })?;
     let mut end: u64 = 0;
     for (key, value) in header {
-        if key == "__metadata__" {
+        if key == METADATA_KEY {
             continue;
         }
         let info: RawInfo = serde_json::from_value(value).map_err(|e| {

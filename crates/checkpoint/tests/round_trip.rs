@@ -287,3 +287,28 @@ fn saving_replaces_the_previous_file_and_leaves_no_temporary_file() {
     let err = save(&sd, dir.path("no/such/dir/m.kdl")).unwrap_err();
     assert!(matches!(err, CheckpointError::Io { .. }), "{err:?}");
 }
+
+#[test]
+fn a_key_safetensors_reserves_is_refused_on_save() {
+    // safetensors keeps the file's own metadata under "__metadata__" in its header: a
+    // tensor of that name would be written, then be unreadable.
+    let dir = Scratch::new("rt-reserved");
+    let path = dir.path("m.safetensors");
+    let mut sd = StateDict::new();
+    sd.insert("weight", Tensor::ones(&[2]));
+    sd.insert("__metadata__", Tensor::ones(&[1]));
+    let err = save_safetensors(&sd, &path).unwrap_err();
+    assert!(matches!(err, CheckpointError::InvalidKey { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot save {}: the key \"__metadata__\" is reserved by safetensors for the \
+             file's own metadata; rename the tensor",
+            path.display()
+        )
+    );
+    assert!(!path.exists(), "nothing is written");
+    // The native format has no reserved key.
+    save(&sd, dir.path("m.kdl")).unwrap();
+    assert_same_state(&load(dir.path("m.kdl")).unwrap(), &sd);
+}
