@@ -56,11 +56,15 @@ fn write_atomic_with(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let (tmp, mut file) =
-        create_temp(&dir, file_name, suffix).map_err(|e| CheckpointError::io(path, "write", e))?;
+    // The file being replaced, if any: the new one gets its permissions.
+    let old = fs::metadata(path).ok().filter(|m| m.is_file());
+    let (tmp, mut file) = create_temp(&dir, file_name, old.as_ref(), suffix)
+        .map_err(|e| CheckpointError::io(path, "write", e))?;
 
     // From here on the temporary file is this call's own: remove it on any error.
-    let written = write(&mut file).and_then(|()| file.sync_all());
+    let written = keep_permissions(&file, old.as_ref())
+        .and_then(|()| write(&mut file))
+        .and_then(|()| file.sync_all());
     drop(file);
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
@@ -81,21 +85,49 @@ fn write_atomic_with(
 fn create_temp(
     dir: &Path,
     file_name: &OsStr,
+    old: Option<&fs::Metadata>,
     mut suffix: impl FnMut() -> String,
 ) -> io::Result<(PathBuf, File)> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if let Some(old) = old {
+        // Created no more open than the file it replaces (the umask may narrow it
+        // further; `keep_permissions` then sets the exact mode): a 0600 checkpoint's
+        // bytes are never readable by others, not even while they are being written.
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(old.permissions().mode() & 0o777);
+    }
+    #[cfg(not(unix))]
+    let _ = old;
     let mut taken = None;
     for _ in 0..ATTEMPTS {
         let mut name = OsString::from(".");
         name.push(file_name);
         name.push(format!(".{}.tmp", suffix()));
         let tmp = dir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+        match options.open(&tmp) {
             Ok(file) => return Ok((tmp, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => taken = Some(e),
             Err(e) => return Err(e),
         }
     }
     Err(taken.unwrap_or_else(|| io::Error::other("no temporary name to try")))
+}
+
+/// Gives the new file the mode of the one it replaces (unix), as editing the file in place
+/// would have kept it: re-saving a 0600 checkpoint must not make it world-readable.
+/// Elsewhere, and for a new file, the system's default stands.
+fn keep_permissions(file: &File, old: Option<&fs::Metadata>) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Some(old) = old {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = old.permissions().mode() & 0o7777;
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (file, old);
+    Ok(())
 }
 
 /// A fresh suffix for a temporary name: 64 bits from the operating system's random

@@ -45,3 +45,25 @@ fn another_writers_temporary_files_are_left_alone() {
     let count = std::fs::read_dir(&dir.0).unwrap().count();
     assert_eq!(count, theirs.len() + 1);
 }
+
+#[test]
+#[cfg(unix)]
+fn saving_over_a_file_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new("atomic-mode");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    for (name, wanted) in [("secret.kdl", 0o600), ("shared.safetensors", 0o664)] {
+        let path = dir.path(name);
+        let save_it = |v: f32| {
+            if name.ends_with(".kdl") {
+                save(&state(v), &path).unwrap()
+            } else {
+                kindling_checkpoint::save_safetensors(&state(v), &path).unwrap()
+            }
+        };
+        save_it(1.0);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(wanted)).unwrap();
+        save_it(2.0);
+        assert_eq!(mode(&path), wanted, "{name}: {:o}", mode(&path));
+    }
+}
