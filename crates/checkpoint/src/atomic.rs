@@ -1,5 +1,6 @@
 //! Atomic file replacement: write a temporary file in the target's directory, flush it to
-//! the disk (`fsync`), rename it over the target, and flush the directory.
+//! the disk (`fsync`), rename it over the target, and flush the directory. The target is
+//! the file a symbolic link leads to, and the new file keeps the old one's permissions.
 //!
 //! Why each step: writing the target in place would leave a half-written file if the
 //! process dies mid-save, destroying the previous checkpoint too. A rename within one
@@ -37,9 +38,13 @@ fn write_atomic_with(
     suffix: impl FnMut() -> String,
     write: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> Result<(), CheckpointError> {
+    // Errors name the path the caller gave; the work is done on the file it leads to.
+    let shown = path;
+    let target = resolve_links(path).map_err(|e| CheckpointError::io(shown, "write", e))?;
+    let path = target.as_path();
     let Some(file_name) = path.file_name() else {
         return Err(CheckpointError::io(
-            path,
+            shown,
             "write",
             io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"),
         ));
@@ -47,7 +52,7 @@ fn write_atomic_with(
     if path.is_dir() {
         // The rename would fail anyway; this says why in plain words.
         return Err(CheckpointError::io(
-            path,
+            shown,
             "write",
             io::Error::new(io::ErrorKind::IsADirectory, "it is a directory"),
         ));
@@ -59,7 +64,7 @@ fn write_atomic_with(
     // The file being replaced, if any: the new one gets its permissions.
     let old = fs::metadata(path).ok().filter(|m| m.is_file());
     let (tmp, mut file) = create_temp(&dir, file_name, old.as_ref(), suffix)
-        .map_err(|e| CheckpointError::io(path, "write", e))?;
+        .map_err(|e| CheckpointError::io(shown, "write", e))?;
 
     // From here on the temporary file is this call's own: remove it on any error.
     let written = keep_permissions(&file, old.as_ref())
@@ -68,14 +73,44 @@ fn write_atomic_with(
     drop(file);
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
-        return Err(CheckpointError::io(path, "write", e));
+        return Err(CheckpointError::io(shown, "write", e));
     }
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
-        return Err(CheckpointError::io(path, "rename into place", e));
+        return Err(CheckpointError::io(shown, "rename into place", e));
     }
     sync_dir(&dir);
     Ok(())
+}
+
+/// The most symbolic links followed from one path, as Linux's limit (`ELOOP`).
+const MAX_LINKS: usize = 40;
+
+/// The file a save replaces: `path` itself, or, when `path` is a symbolic link, the file
+/// at the end of the chain of links (which need not exist yet). Saving writes through the
+/// link, as `open` would, instead of renaming a new file over the link itself: a
+/// `last.kdl -> runs/epoch-7.kdl` link stays a link, and the file it names is replaced.
+/// The temporary file then goes beside that file, in its directory, which is where the
+/// atomic rename needs it.
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::read_link(&current)?;
+                // A relative target is relative to the link's directory; `join` keeps an
+                // absolute one as it is.
+                current = match current.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(io::Error::other(format!(
+        "more than {MAX_LINKS} symbolic links in a chain (a loop?)"
+    )))
 }
 
 /// Creates a new temporary file next to the target: a hidden name in the same directory,

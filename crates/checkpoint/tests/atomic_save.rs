@@ -67,3 +67,74 @@ fn saving_over_a_file_keeps_its_permissions() {
         assert_eq!(mode(&path), wanted, "{name}: {:o}", mode(&path));
     }
 }
+
+#[test]
+#[cfg(unix)]
+fn saving_through_a_symbolic_link_writes_the_file_it_points_to() {
+    use std::os::unix::fs::symlink;
+    let dir = Scratch::new("atomic-link");
+    let runs = dir.path("runs");
+    std::fs::create_dir(&runs).unwrap();
+    let real = runs.join("epoch-7.kdl");
+    save(&state(1.0), &real).unwrap();
+    // last.kdl -> runs/epoch-7.kdl (relative), and latest.kdl -> last.kdl (a chain).
+    let last = dir.path("last.kdl");
+    symlink("runs/epoch-7.kdl", &last).unwrap();
+    let latest = dir.path("latest.kdl");
+    symlink(&last, &latest).unwrap();
+
+    for (link, v) in [(&last, 2.0), (&latest, 3.0)] {
+        save(&state(v), link).unwrap();
+        assert!(
+            std::fs::symlink_metadata(link)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{} was replaced by a file",
+            link.display()
+        );
+        assert_eq!(load(&real).unwrap().get("x").unwrap().to_vec(), vec![v; 3]);
+    }
+    assert_eq!(
+        std::fs::read_link(&last).unwrap(),
+        std::path::Path::new("runs/epoch-7.kdl")
+    );
+
+    // A link to a file that does not exist yet: the file is created where it points.
+    let dangling = dir.path("next.kdl");
+    symlink("runs/epoch-8.kdl", &dangling).unwrap();
+    save(&state(4.0), &dangling).unwrap();
+    assert!(std::fs::symlink_metadata(&dangling)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        load(runs.join("epoch-8.kdl"))
+            .unwrap()
+            .get("x")
+            .unwrap()
+            .to_vec(),
+        vec![4.0; 3]
+    );
+
+    // A loop of links is an error that says so, not a hang.
+    symlink("loop-b.kdl", dir.path("loop-a.kdl")).unwrap();
+    symlink("loop-a.kdl", dir.path("loop-b.kdl")).unwrap();
+    let err = save(&state(5.0), dir.path("loop-a.kdl")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more than 40 symbolic links in a chain (a loop?)"),
+        "{err}"
+    );
+
+    // No temporary file left anywhere.
+    for d in [&dir.0, &runs] {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let name = entry.unwrap().file_name();
+            assert!(
+                !name.to_string_lossy().ends_with(".tmp"),
+                "{name:?} left behind"
+            );
+        }
+    }
+}
