@@ -18,7 +18,7 @@
 //! and renames it over the target, so a crash mid-save leaves the previous file intact.
 //!
 //! Where to find things: the native container in `format.rs`, the atomic write in
-//! `atomic.rs`, the error type in `error.rs`, model save/load in `native.rs`, training
+//! `atomic.rs`, the header-first bounded read in `read.rs`, the error type in `error.rs`, model save/load in `native.rs`, training
 //! checkpoints in `training.rs` (and format version 1's training state, converted on load,
 //! in `v1.rs`), safetensors in `safetensors_io.rs`, and the guess at what a foreign file is
 //! (for error messages) in `sniff.rs`. `docs/checkpoints.md` is the

@@ -469,12 +469,16 @@ fn mutated_files_with_valid_checksums_never_panic() {
 }
 
 /// Writes the seed corpus of the fuzz target (fuzz/seeds/load): one small file of each
-/// kind, so the fuzzer starts from valid structure. Run by hand:
+/// kind, so the fuzzer starts from valid structure; and those of the safetensors target
+/// (fuzz/seeds/safetensors). Run by hand:
 /// `cargo test -p kindling-checkpoint --test corruption -- --ignored write_fuzz_seeds`.
+/// The training checkpoint is written as `training-vN.kdl`, N the current format version,
+/// next to the older versions' seeds, which stay: their decoders are fuzzed too.
 #[test]
 #[ignore]
 fn write_fuzz_seeds() {
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/load");
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
+    let out = seeds.join("load");
     std::fs::create_dir_all(&out).unwrap();
     kindling_core::manual_seed(0);
     let mut model = Sequential::new()
@@ -495,8 +499,34 @@ fn write_fuzz_seeds() {
     let ckpt = TrainingCheckpoint::capture(&model, &opt, 1, 7)
         .with_scheduler(&sched)
         .with_extra("seed", "0");
-    save_training(&ckpt, out.join("training.kdl")).unwrap();
+    save_training(&ckpt, out.join(format!("training-v{FORMAT_VERSION}.kdl"))).unwrap();
     save_safetensors(&model.state_dict(), out.join("model.safetensors")).unwrap();
+
+    // The safetensors target reads each input whole, and as a JSON header and a payload
+    // split at the first zero byte (fuzz/fuzz_targets/safetensors.rs): seeds of both.
+    let st = seeds.join("safetensors");
+    std::fs::create_dir_all(&st).unwrap();
+    let ours = std::fs::read(out.join("model.safetensors")).unwrap();
+    std::fs::write(st.join("kindling.safetensors"), &ours).unwrap();
+    let header_len = u64::from_le_bytes(ours[..8].try_into().unwrap()) as usize;
+    let mut split = ours[8..8 + header_len].to_vec();
+    split.push(0);
+    split.extend_from_slice(&ours[8 + header_len..]);
+    std::fs::write(st.join("kindling.split"), &split).unwrap();
+    // As PyTorch writes one (no kindling metadata), with F64 and I64 tensors, a scalar
+    // and an empty tensor.
+    let header = r#"{"__metadata__":{"format":"pt"},"bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"n":{"dtype":"I64","shape":[],"data_offsets":[8,16]},"w":{"dtype":"F64","shape":[2,1],"data_offsets":[16,32]},"e":{"dtype":"F32","shape":[0,3],"data_offsets":[32,32]}}"#;
+    let mut torch = (header.len() as u64).to_le_bytes().to_vec();
+    torch.extend_from_slice(header.as_bytes());
+    for v in [0.5f32, -1.0] {
+        torch.extend_from_slice(&v.to_le_bytes());
+    }
+    torch.extend_from_slice(&7i64.to_le_bytes());
+    for v in [0.25f64, 3.0] {
+        torch.extend_from_slice(&v.to_le_bytes());
+    }
+    assert_eq!(fuzzing::decode_safetensors(&torch).unwrap().len(), 4);
+    std::fs::write(st.join("torch.safetensors"), &torch).unwrap();
 }
 
 /// One real message per error kind, each naming the file; printed with `--nocapture`
