@@ -25,10 +25,10 @@
 //! magic, the version, that the file is exactly as long as the header says, the checksum,
 //! then the metadata (every length, shape and key) against the payload. The first three
 //! need only the header and the file's size, so a file is read header first ([`read`]):
-//! a file that fails them costs one small read. Every length read
-//! from the file is compared with the file's real size before anything is allocated, with
-//! checked arithmetic, so a corrupt length can never make the loader allocate more than
-//! the file holds or panic on an overflow.
+//! a file that fails them costs one small read. Every length read from the file is
+//! compared with the file's real size before anything is allocated, with checked
+//! arithmetic, so a corrupt length can never make the loader allocate more than the file
+//! holds or panic on an overflow.
 
 use std::collections::HashSet;
 use std::fs::File;

@@ -303,10 +303,11 @@ impl TrainingCheckpoint {
                     source,
                 })?;
         }
-        // 3. Everything was checked: apply. The model first: should its own rules ever
-        //    differ from `LoadReport::between`, it refuses having changed nothing, and so
-        //    has nothing else been yet. The optimizer's and the scheduler's checks promised
-        //    that their loads succeed; one that fails anyway breaks its trait's contract.
+        // 3. Everything was checked: apply. The model first: were its own rules ever to
+        //    differ from `LoadReport::between`, it would refuse here having changed
+        //    nothing, before anything else has changed. The optimizer's and the
+        //    scheduler's checks promised that their loads succeed; one that fails anyway
+        //    breaks its trait's contract.
         load_checked(model, &self.model, None)?;
         if let Err(e) = opt.load_state_dict(&self.optimizer) {
             broken_contract("Optimizer", &e);
