@@ -354,26 +354,28 @@ fn mnist_bn_resume_refuses_counters_it_cannot_continue() {
         checkpoint::save_training(&ckpt, dir.join("bn.ckpt")).unwrap();
         outcome(&mut resume_from(&dir))
     };
-    // One step per epoch is left to run, and a counter at its maximum cannot count it.
-    let (code, stdout, stderr) = resume_with(&|c| c.step = u64::MAX);
+    // One step per epoch is left to run, and a counter at the largest count a checkpoint
+    // holds (2^53) cannot count it. (Larger ones are refused by the checkpoint itself.)
+    let max = kindling::optim::MAX_COUNTER;
+    let (code, stdout, stderr) = resume_with(&|c| c.step = max);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("bn.ckpt") && stderr.contains(&format!("step {}", u64::MAX)),
+        stderr.contains("bn.ckpt") && stderr.contains(&format!("step {max}")),
         "{stderr}"
     );
     assert!(!trained(&stdout), "{stdout}");
     // The epoch counter must agree with the history of epochs the checkpoint carries.
-    let (code, stdout, stderr) = resume_with(&|c| c.epoch = u64::MAX);
+    let (code, stdout, stderr) = resume_with(&|c| c.epoch = max);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("bn.ckpt") && stderr.contains(&format!("epoch {}", u64::MAX)),
+        stderr.contains("bn.ckpt") && stderr.contains(&format!("epoch {max}")),
         "{stderr}"
     );
     assert!(!trained(&stdout), "{stdout}");
     // One below the maximum leaves room for exactly the one step still to run. The history
     // here also holds a diverged epoch, whose NaN loss JSON stores as null: it reads back.
     let (code, stdout, stderr) = resume_with(&|c| {
-        c.step = u64::MAX - 1;
+        c.step = max - 1;
         let mut history: serde_json::Value = serde_json::from_str(&c.extra["history"]).unwrap();
         history[0]["train_loss"] = serde_json::Value::Null;
         c.extra.insert("history".into(), history.to_string());
@@ -388,10 +390,10 @@ fn mnist_bn_resume_refuses_counters_it_cannot_continue() {
         stdout.contains(&format!(
             "resumed from {} at epoch 1, step {}",
             dir.join("bn.ckpt").display(),
-            u64::MAX - 1
+            max - 1
         )),
         "{stdout}"
     );
     let resumed = checkpoint::load_training(dir.join("bn.ckpt")).unwrap();
-    assert_eq!((resumed.epoch, resumed.step), (2, u64::MAX));
+    assert_eq!((resumed.epoch, resumed.step), (2, max));
 }

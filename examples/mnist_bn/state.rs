@@ -95,13 +95,15 @@ impl Variant {
     }
 
     /// Fails, before any training, when the step counter (read from a checkpoint) cannot
-    /// count every step up to `epochs` epochs of `per_epoch` steps.
+    /// count every step up to `epochs` epochs of `per_epoch` steps: a checkpoint holds
+    /// counts up to `MAX_COUNTER` (2^53), so a run must end at or below it.
     fn check_steps_left(&self, epochs: usize, per_epoch: usize) -> Result<(), String> {
         let epochs_left = epochs.saturating_sub(self.first_epoch);
         let steps_left = epochs_left
             .checked_mul(per_epoch)
             .and_then(|n| u64::try_from(n).ok());
-        if steps_left.and_then(|n| self.step.checked_add(n)).is_some() {
+        let last = steps_left.and_then(|n| self.step.checked_add(n));
+        if last.is_some_and(|s| s <= kindling::optim::MAX_COUNTER) {
             return Ok(());
         }
         let source = self.resumed_from.as_deref().unwrap_or(Path::new(self.name));

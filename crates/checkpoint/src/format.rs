@@ -5,7 +5,7 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic: 89 4B 44 4C 0D 0A 1A 0A  ("\x89KDL\r\n\x1a\n")
-//!      8     4  format version, u32 little-endian (1)
+//!      8     4  format version, u32 little-endian (2)
 //!     12     4  kind, u32 LE: 1 = model weights (save), 2 = training checkpoint
 //!     16     8  metadata length M, u64 LE
 //!     24     8  payload length P, u64 LE
@@ -16,12 +16,19 @@
 //!               order, back to back (tensor_bytes), then the training state (state_bytes)
 //! ```
 //!
+//! Versions: 1 stored each parameter's optimizer state as one struct with a field for
+//! every buffer any optimizer keeps; 2 stores PyTorch's shape, named buffers per
+//! parameter (`kindling::optim::ParamState`). Only the postcard-encoded training state
+//! differs; a version 1 file still loads (`crate::v1` converts its state).
+//!
 //! Decoding checks, in this order, and builds nothing until every check has passed: the
 //! magic, the version, that the file is exactly as long as the header says, the checksum,
-//! then the metadata (every length, shape and key) against the payload. Every length read
-//! from the file is compared with the file's real size before anything is allocated, with
-//! checked arithmetic, so a corrupt length can never make the loader allocate more than
-//! the file holds or panic on an overflow.
+//! then the metadata (every length, shape and key) against the payload. The first three
+//! need only the header and the file's size, so a file is read header first ([`read`]):
+//! a file that fails them costs one small read. Every length read from the file is
+//! compared with the file's real size before anything is allocated, with checked
+//! arithmetic, so a corrupt length can never make the loader allocate more than the file
+//! holds or panic on an overflow.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -33,6 +40,7 @@ use kindling_nn::StateDict;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::read::{Source, FIRST_READ};
 use crate::sniff::sniff;
 use crate::CheckpointError;
 
@@ -41,22 +49,28 @@ use crate::CheckpointError;
 /// rewrites line endings) or a `type` on an old terminal detectable.
 ///
 /// ```
-/// assert_eq!(&kindling_checkpoint::MAGIC[1..4], b"KDL");
+/// assert_eq!(&kindling::checkpoint::MAGIC[1..4], b"KDL");
 /// ```
 pub const MAGIC: [u8; 8] = *b"\x89KDL\r\n\x1a\n";
 
 /// The native format version this kindling writes, and the newest it reads. A file with a
-/// larger number is refused with [`CheckpointError::UnsupportedVersion`].
+/// larger number is refused with [`CheckpointError::UnsupportedVersion`]; every older
+/// version still loads.
+///
+/// | version | what changed |
+/// |---|---|
+/// | 1 | the first |
+/// | 2 | the optimizer state of a training checkpoint: per parameter, PyTorch's named buffers |
 ///
 /// ```
-/// assert_eq!(kindling_checkpoint::FORMAT_VERSION, 1);
+/// assert_eq!(kindling::checkpoint::FORMAT_VERSION, 2);
 /// ```
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The size of the fixed header, in bytes: magic, version, kind, two lengths, checksum.
 ///
 /// ```
-/// assert_eq!(kindling_checkpoint::HEADER_LEN, 64);
+/// assert_eq!(kindling::checkpoint::HEADER_LEN, 64);
 /// ```
 pub const HEADER_LEN: usize = 64;
 
@@ -204,8 +218,10 @@ pub(crate) fn write(file: &mut File, kind: Kind, sd: &StateDict, state: &[u8]) -
     Ok(())
 }
 
-/// A decoded native file: its kind, its tensors and the (still encoded) training state.
+/// A decoded native file: its format version, its kind, its tensors and the (still
+/// encoded) training state.
 pub(crate) struct Decoded<'a> {
+    pub(crate) version: u32,
     pub(crate) kind: Kind,
     pub(crate) tensors: StateDict,
     pub(crate) state: &'a [u8],
@@ -244,7 +260,7 @@ pub(crate) fn fix_checksum(bytes: &mut [u8]) {
 }
 
 /// Best effort, for the message about a file from the future: the kindling version in its
-/// metadata, if the metadata is where version 1 puts it and says so.
+/// metadata, if the metadata is where versions 1 and 2 put it and says so.
 fn peek_written_by(bytes: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
     struct Peek {
@@ -274,26 +290,50 @@ pub(crate) fn checked_numel(shape: &[usize]) -> Option<usize> {
     Some(if has_zero { 0 } else { nonzero })
 }
 
-/// Checks `bytes` as a native file and decodes its tensors. `path` is for messages only.
-pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, CheckpointError> {
-    let len = bytes.len() as u64;
+/// Reads a native file: a first block, the header checked against the file's size, then
+/// only the bytes the header declares (see `read.rs`). The caller decodes them.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    let mut source = Source::open(path)?;
+    source.fill_to(FIRST_READ)?;
+    let total = check_header(&source.bytes, source.known_len(), path)?;
+    source.expect_end(total)
+}
+
+/// Checks a native file's header: steps 1 to 3 of [`decode`], on `prefix`, the file's
+/// first bytes (all of them, or at least the header when the file is longer), and
+/// `file_len`, the file's length if known. Returns the length the header declares.
+pub(crate) fn check_header(
+    prefix: &[u8],
+    file_len: Option<u64>,
+    path: &Path,
+) -> Result<u64, CheckpointError> {
+    // A prefix shorter than a header is the whole file: its length is known.
+    let short_len = file_len.unwrap_or(prefix.len() as u64);
     // 1. The magic. A short file that is a prefix of it was cut off, anything else is
     //    another kind of file.
-    if bytes.len() < MAGIC.len() {
-        if bytes == &MAGIC[..bytes.len()] {
-            return Err(CheckpointError::truncated(path, HEADER_LEN as u64, len));
+    if prefix.len() < MAGIC.len() {
+        if prefix == &MAGIC[..prefix.len()] {
+            return Err(CheckpointError::truncated(
+                path,
+                HEADER_LEN as u64,
+                short_len,
+            ));
         }
-        return Err(bad_magic(path, bytes));
+        return Err(bad_magic(path, prefix));
     }
-    if bytes[..MAGIC.len()] != MAGIC {
-        return Err(bad_magic(path, bytes));
+    if prefix[..MAGIC.len()] != MAGIC {
+        return Err(bad_magic(path, prefix));
     }
-    if bytes.len() < HEADER_LEN {
-        return Err(CheckpointError::truncated(path, HEADER_LEN as u64, len));
+    if prefix.len() < HEADER_LEN {
+        return Err(CheckpointError::truncated(
+            path,
+            HEADER_LEN as u64,
+            short_len,
+        ));
     }
 
     // 2. The version, before anything whose layout a later version may change.
-    let version = u32_at(bytes, 8);
+    let version = u32_at(prefix, 8);
     if version == 0 {
         return Err(CheckpointError::corrupt(
             path,
@@ -305,13 +345,13 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, Ch
             path: path.to_path_buf(),
             found: version,
             supported: FORMAT_VERSION,
-            written_by: peek_written_by(bytes),
+            written_by: peek_written_by(prefix),
         });
     }
 
     // 3. The lengths: the file must be exactly as long as the header says.
-    let meta_len = u64_at(bytes, 16);
-    let payload_len = u64_at(bytes, 24);
+    let meta_len = u64_at(prefix, 16);
+    let payload_len = u64_at(prefix, 24);
     let Some(total) = (HEADER_LEN as u64)
         .checked_add(meta_len)
         .and_then(|n| n.checked_add(payload_len))
@@ -324,18 +364,30 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, Ch
             ),
         ));
     };
-    if total > len {
-        return Err(CheckpointError::truncated(path, total, len));
+    if let Some(len) = file_len {
+        if total > len {
+            return Err(CheckpointError::truncated(path, total, len));
+        }
+        if total < len {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!(
+                    "the header says the file ends at byte {total}, but {} more bytes follow",
+                    len - total
+                ),
+            ));
+        }
     }
-    if total < len {
-        return Err(CheckpointError::corrupt(
-            path,
-            format!(
-                "the header says the file ends at byte {total}, but {} more bytes follow",
-                len - total
-            ),
-        ));
-    }
+    Ok(total)
+}
+
+/// Checks `bytes` as a native file and decodes its tensors. `path` is for messages only.
+pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, CheckpointError> {
+    // 1-3. Magic, version, lengths.
+    check_header(bytes, Some(bytes.len() as u64), path)?;
+    let version = u32_at(bytes, 8);
+    let meta_len = u64_at(bytes, 16);
+    let payload_len = u64_at(bytes, 24);
     // Both fit in the file, hence in usize.
     let meta_len = meta_len as usize;
     let payload_len = payload_len as usize;
@@ -465,6 +517,7 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, Ch
         at += numel * 4;
     }
     Ok(Decoded {
+        version,
         kind,
         tensors,
         state: &payload[at..],

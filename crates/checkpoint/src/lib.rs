@@ -18,14 +18,15 @@
 //! and renames it over the target, so a crash mid-save leaves the previous file intact.
 //!
 //! Where to find things: the native container in `format.rs`, the atomic write in
-//! `atomic.rs`, the error type in `error.rs`, model save/load in `native.rs`, training
-//! checkpoints in `training.rs`, safetensors in `safetensors_io.rs`, and the guess at what
-//! a foreign file is (for error messages) in `sniff.rs`. `docs/checkpoints.md` is the
+//! `atomic.rs`, the header-first bounded read in `read.rs`, the error type in `error.rs`, model save/load in `native.rs`, training
+//! checkpoints in `training.rs` (and format version 1's training state, converted on load,
+//! in `v1.rs`), safetensors in `safetensors_io.rs`, and the guess at what a foreign file is
+//! (for error messages) in `sniff.rs`. `docs/checkpoints.md` is the
 //! chapter that explains the choices.
 //!
 //! ```
-//! use kindling_checkpoint::{load, save};
-//! use kindling_nn::{Linear, Module};
+//! use kindling::checkpoint::{load, save};
+//! use kindling::nn::{Linear, Module};
 //! let dir = std::env::temp_dir().join(format!("kindling-doc-lib-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir).unwrap();
 //! let path = dir.join("model.kdl");
@@ -39,13 +40,17 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+#![warn(missing_docs)]
+
 mod atomic;
 mod error;
 mod format;
 mod native;
+mod read;
 mod safetensors_io;
 mod sniff;
 mod training;
+mod v1;
 
 pub use error::CheckpointError;
 pub use format::{FORMAT_VERSION, HEADER_LEN, MAGIC};
@@ -60,7 +65,7 @@ pub use kindling_nn::{LoadReport, StateDict};
 /// error about a file from another version can say which one wrote it.
 ///
 /// ```
-/// assert_eq!(kindling_checkpoint::KINDLING_VERSION, env!("CARGO_PKG_VERSION"));
+/// assert_eq!(kindling::checkpoint::KINDLING_VERSION, env!("CARGO_PKG_VERSION"));
 /// ```
 pub const KINDLING_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -77,7 +82,7 @@ pub mod fuzzing {
     /// Decodes `bytes` as [`crate::load`] would decode a file holding them.
     ///
     /// ```
-    /// assert!(kindling_checkpoint::fuzzing::decode_model(b"garbage").is_err());
+    /// assert!(kindling::checkpoint::fuzzing::decode_model(b"garbage").is_err());
     /// ```
     pub fn decode_model(bytes: &[u8]) -> Result<StateDict, CheckpointError> {
         crate::native::decode_model(bytes, Path::new(PATH))
@@ -86,7 +91,7 @@ pub mod fuzzing {
     /// Decodes `bytes` as [`crate::load_training`] would decode a file holding them.
     ///
     /// ```
-    /// assert!(kindling_checkpoint::fuzzing::decode_training(b"").is_err());
+    /// assert!(kindling::checkpoint::fuzzing::decode_training(b"").is_err());
     /// ```
     pub fn decode_training(bytes: &[u8]) -> Result<TrainingCheckpoint, CheckpointError> {
         crate::training::decode_training(bytes, Path::new(PATH))
@@ -95,10 +100,30 @@ pub mod fuzzing {
     /// Decodes `bytes` as [`crate::load_safetensors`] would decode a file holding them.
     ///
     /// ```
-    /// assert!(kindling_checkpoint::fuzzing::decode_safetensors(&[0; 8]).is_err());
+    /// assert!(kindling::checkpoint::fuzzing::decode_safetensors(&[0; 8]).is_err());
     /// ```
     pub fn decode_safetensors(bytes: &[u8]) -> Result<StateDict, CheckpointError> {
         crate::safetensors_io::decode(bytes, Path::new(PATH))
+    }
+
+    /// Writes `ckpt` as [`crate::save_training`] does but without checking its values
+    /// first, so that tests can make the crafted files a loader must refuse.
+    ///
+    /// ```
+    /// use kindling::checkpoint::{fuzzing, TrainingCheckpoint};
+    /// use kindling::nn::{Linear, Module};
+    /// use kindling::optim::Sgd;
+    /// let model = Linear::new(1, 1);
+    /// let ckpt = TrainingCheckpoint::capture(&model, &Sgd::new(model.parameters(), 0.1), 0, 0);
+    /// let path = std::env::temp_dir().join(format!("kindling-doc-wtu-{}.kdl", std::process::id()));
+    /// fuzzing::write_training_unchecked(&ckpt, &path).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn write_training_unchecked(
+        ckpt: &TrainingCheckpoint,
+        path: impl AsRef<Path>,
+    ) -> Result<(), CheckpointError> {
+        crate::training::write_training(ckpt, path.as_ref())
     }
 
     /// Overwrites the checksum field of a native file (if it is long enough to have one)
@@ -108,7 +133,7 @@ pub mod fuzzing {
     ///
     /// ```
     /// let mut bytes = vec![0u8; 100];
-    /// kindling_checkpoint::fuzzing::fix_checksum(&mut bytes);
+    /// kindling::checkpoint::fuzzing::fix_checksum(&mut bytes);
     /// assert_ne!(&bytes[32..64], &[0u8; 32]);
     /// ```
     pub fn fix_checksum(bytes: &mut [u8]) {

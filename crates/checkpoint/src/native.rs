@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kindling_nn::{Module, StateDict};
 
-use crate::atomic::{read_file, write_atomic};
+use crate::atomic::write_atomic;
 use crate::format::{self, Kind};
 use crate::CheckpointError;
 
@@ -18,8 +18,8 @@ use crate::CheckpointError;
 /// is full, or `path` is a directory.
 ///
 /// ```
-/// use kindling_checkpoint::save;
-/// use kindling_nn::{BatchNorm1d, Module};
+/// use kindling::checkpoint::save;
+/// use kindling::nn::{BatchNorm1d, Module};
 /// let path = std::env::temp_dir().join(format!("kindling-doc-save-{}.kdl", std::process::id()));
 /// save(&BatchNorm1d::new(4).state_dict(), &path).unwrap();
 /// assert!(std::fs::metadata(&path).unwrap().len() > 64);
@@ -44,8 +44,8 @@ pub fn save(sd: &StateDict, path: impl AsRef<Path>) -> Result<(), CheckpointErro
 /// [`Corrupt`](CheckpointError::Corrupt), each naming the file and the problem.
 ///
 /// ```
-/// use kindling_checkpoint::{load, save, CheckpointError};
-/// use kindling_nn::{Linear, Module};
+/// use kindling::checkpoint::{load, save, CheckpointError};
+/// use kindling::nn::{Linear, Module};
 /// let path = std::env::temp_dir().join(format!("kindling-doc-load-{}.kdl", std::process::id()));
 /// save(&Linear::new(2, 2).state_dict(), &path).unwrap();
 /// assert_eq!(load(&path).unwrap().keys(), vec!["weight", "bias"]);
@@ -56,7 +56,7 @@ pub fn save(sd: &StateDict, path: impl AsRef<Path>) -> Result<(), CheckpointErro
 /// ```
 pub fn load(path: impl AsRef<Path>) -> Result<StateDict, CheckpointError> {
     let path = path.as_ref();
-    let bytes = read_file(path)?;
+    let bytes = format::read(path)?;
     decode_model(&bytes, path)
 }
 
@@ -76,8 +76,8 @@ pub(crate) fn decode_model(bytes: &[u8], path: &Path) -> Result<StateDict, Check
 /// mismatch with both shapes.
 ///
 /// ```
-/// use kindling_checkpoint::{load_into, save, CheckpointError};
-/// use kindling_nn::{Linear, Module};
+/// use kindling::checkpoint::{load_into, save, CheckpointError};
+/// use kindling::nn::{Linear, Module};
 /// let path = std::env::temp_dir().join(format!("kindling-doc-into-{}.kdl", std::process::id()));
 /// save(&Linear::new(4, 3).state_dict(), &path).unwrap();
 ///

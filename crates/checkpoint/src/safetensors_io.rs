@@ -12,6 +12,8 @@
 //! Reading guards the crate: the header length and every byte range are checked against
 //! the file's real size, with checked arithmetic, before the `safetensors` crate parses
 //! the file, so no crafted header can make it overflow, index out of bounds or allocate.
+//! The file itself is read in the same order (see `read.rs`): its first bytes, the JSON
+//! header, then only as far as the tensors' byte ranges reach.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -23,14 +25,17 @@ use kindling_nn::{Module, StateDict};
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use serde::Deserialize;
 
-use crate::atomic::{read_file, write_atomic};
+use crate::atomic::write_atomic;
 use crate::format::{checked_numel, MAGIC};
 use crate::native::load_checked;
+use crate::read::{Source, FIRST_READ};
 use crate::sniff::sniff;
 use crate::CheckpointError;
 
 /// The safetensors crate refuses headers over 100 MB; so does the guard, with a message.
 const MAX_HEADER: u64 = 100_000_000;
+/// The header entry safetensors keeps the file's metadata under; no tensor may have it.
+const METADATA_KEY: &str = "__metadata__";
 /// Metadata key holding kindling's key order, so that a round trip keeps the order of the
 /// state dict (safetensors itself stores tensors sorted by dtype and name).
 const ORDER_KEY: &str = "kindling_key_order";
@@ -70,11 +75,13 @@ impl View for &Entry {
 /// `model.load_state_dict(safetensors.torch.load_file(path))` then loads it.
 ///
 /// # Errors
-/// [`CheckpointError::Io`] when the file cannot be written.
+/// [`CheckpointError::Io`] when the file cannot be written;
+/// [`CheckpointError::InvalidKey`] for a tensor named `"__metadata__"`, the header entry
+/// safetensors reserves for the file's metadata (nothing is written then).
 ///
 /// ```
-/// use kindling_checkpoint::{load_safetensors, save_safetensors};
-/// use kindling_nn::{BatchNorm1d, Module};
+/// use kindling::checkpoint::{load_safetensors, save_safetensors};
+/// use kindling::nn::{BatchNorm1d, Module};
 /// let path = std::env::temp_dir().join(format!("kindling-doc-sst-{}.safetensors", std::process::id()));
 /// let bn = BatchNorm1d::new(3);
 /// save_safetensors(&bn.state_dict(), &path).unwrap();
@@ -84,6 +91,13 @@ impl View for &Entry {
 /// ```
 pub fn save_safetensors(sd: &StateDict, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
     let path = path.as_ref();
+    if sd.get(METADATA_KEY).is_some() {
+        return Err(CheckpointError::InvalidKey {
+            path: path.to_path_buf(),
+            key: METADATA_KEY.to_string(),
+            reason: "is reserved by safetensors for the file's own metadata; rename the tensor",
+        });
+    }
     let entries: Vec<(String, Entry)> = sd
         .iter()
         .map(|(key, t)| {
@@ -143,7 +157,7 @@ pub fn save_safetensors(sd: &StateDict, path: impl AsRef<Path>) -> Result<(), Ch
 /// any other dtype (BF16, F16, integer types, ...). Never a panic.
 ///
 /// ```
-/// use kindling_checkpoint::{load_safetensors, CheckpointError};
+/// use kindling::checkpoint::{load_safetensors, CheckpointError};
 /// let path = std::env::temp_dir().join(format!("kindling-doc-lst-{}.safetensors", std::process::id()));
 /// // An 8-byte header length, the JSON header, then the data: one BF16 value.
 /// let header = br#"{"x":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}"#;
@@ -157,7 +171,7 @@ pub fn save_safetensors(sd: &StateDict, path: impl AsRef<Path>) -> Result<(), Ch
 /// ```
 pub fn load_safetensors(path: impl AsRef<Path>) -> Result<StateDict, CheckpointError> {
     let path = path.as_ref();
-    let bytes = read_file(path)?;
+    let bytes = read(path)?;
     decode(&bytes, path)
 }
 
@@ -169,8 +183,8 @@ pub fn load_safetensors(path: impl AsRef<Path>) -> Result<StateDict, CheckpointE
 /// missing, unexpected and shape-mismatched keys.
 ///
 /// ```
-/// use kindling_checkpoint::{load_safetensors_into, save_safetensors};
-/// use kindling_nn::{Linear, Module};
+/// use kindling::checkpoint::{load_safetensors_into, save_safetensors};
+/// use kindling::nn::{Linear, Module};
 /// let path = std::env::temp_dir().join(format!("kindling-doc-lsti-{}.safetensors", std::process::id()));
 /// let a = Linear::new(2, 2);
 /// save_safetensors(&a.state_dict(), &path).unwrap();
@@ -194,28 +208,42 @@ struct RawInfo {
     data_offsets: (u64, u64),
 }
 
-/// Checks the header length and every byte range against the real file size, so that the
-/// crate's own arithmetic cannot overflow on a crafted header.
-fn guard(bytes: &[u8], path: &Path) -> Result<(), CheckpointError> {
-    let len = bytes.len() as u64;
-    if bytes.starts_with(&MAGIC) {
+/// How far a safetensors file reaches, as far as its first bytes tell.
+enum Extent {
+    /// The JSON header ends at this byte: read that far, then check again.
+    HeaderEnd(u64),
+    /// The file ends at this byte.
+    FileEnd(u64),
+}
+
+/// Checks the header length and every byte range against the file's size, so that the
+/// crate's own arithmetic cannot overflow on a crafted header. `prefix` is the file's
+/// first bytes (at least 9 unless the file is shorter), `file_len` its length if known.
+fn check_prefix(
+    prefix: &[u8],
+    file_len: Option<u64>,
+    path: &Path,
+) -> Result<Extent, CheckpointError> {
+    if prefix.starts_with(&MAGIC) {
         return Err(CheckpointError::BadMagic {
             path: path.to_path_buf(),
             expected: "a safetensors file",
             looks_like: Some("a kindling native checkpoint: load it with load"),
         });
     }
-    if bytes.len() < 8 {
+    if prefix.len() < 8 {
+        // The first read stops short only at the end of the file.
+        let len = file_len.unwrap_or(prefix.len() as u64);
         return Err(CheckpointError::truncated(path, 8, len));
     }
     let mut n = [0u8; 8];
-    n.copy_from_slice(&bytes[..8]);
+    n.copy_from_slice(&prefix[..8]);
     let n = u64::from_le_bytes(n);
-    if bytes.len() > 8 && bytes[8] != b'{' {
+    if prefix.len() > 8 && prefix[8] != b'{' {
         return Err(CheckpointError::BadMagic {
             path: path.to_path_buf(),
             expected: "a safetensors file",
-            looks_like: sniff(bytes),
+            looks_like: sniff(prefix),
         });
     }
     if n > MAX_HEADER {
@@ -225,16 +253,21 @@ fn guard(bytes: &[u8], path: &Path) -> Result<(), CheckpointError> {
         ));
     }
     let header_end = 8 + n; // n <= 1e8: no overflow
-    if header_end > len {
-        return Err(CheckpointError::truncated(path, header_end, len));
+    if let Some(len) = file_len {
+        if header_end > len {
+            return Err(CheckpointError::truncated(path, header_end, len));
+        }
+    }
+    if (prefix.len() as u64) < header_end {
+        return Ok(Extent::HeaderEnd(header_end));
     }
     let header: HashMap<String, serde_json::Value> =
-        serde_json::from_slice(&bytes[8..header_end as usize]).map_err(|e| {
+        serde_json::from_slice(&prefix[8..header_end as usize]).map_err(|e| {
             CheckpointError::corrupt(path, format!("the safetensors header is not valid: {e}"))
         })?;
     let mut end: u64 = 0;
     for (key, value) in header {
-        if key == "__metadata__" {
+        if key == METADATA_KEY {
             continue;
         }
         let info: RawInfo = serde_json::from_value(value).map_err(|e| {
@@ -257,15 +290,47 @@ fn guard(bytes: &[u8], path: &Path) -> Result<(), CheckpointError> {
     let needed = header_end
         .checked_add(end)
         .ok_or_else(|| CheckpointError::corrupt(path, "the tensors' byte ranges overflow"))?;
-    if needed > len {
-        return Err(CheckpointError::truncated(path, needed, len));
+    if let Some(len) = file_len {
+        if needed > len {
+            return Err(CheckpointError::truncated(path, needed, len));
+        }
+        // The format has no room for anything after the last tensor.
+        if needed < len {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!(
+                    "the tensors' byte ranges end at byte {needed}, but {} more bytes follow",
+                    len - needed
+                ),
+            ));
+        }
     }
-    Ok(())
+    Ok(Extent::FileEnd(needed))
+}
+
+/// Reads a safetensors file: a first block, its JSON header (whose length is bounded by
+/// `MAX_HEADER` and the file's size), then only the bytes its tensors' ranges reach.
+fn read(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    let mut source = Source::open(path)?;
+    source.fill_to(FIRST_READ)?;
+    loop {
+        match check_prefix(&source.bytes, source.known_len(), path)? {
+            // After this, either the header is in, or the file ended (and the next check
+            // reports it as truncated): the loop runs at most twice.
+            Extent::HeaderEnd(end) => source.fill_to(end)?,
+            Extent::FileEnd(end) => return source.expect_end(end),
+        }
+    }
 }
 
 /// Decodes the bytes of a safetensors file; `path` is for messages.
 pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<StateDict, CheckpointError> {
-    guard(bytes, path)?;
+    let len = bytes.len() as u64;
+    if let Extent::HeaderEnd(end) = check_prefix(bytes, Some(len), path)? {
+        // Not reached: with the whole file at hand, a header that does not fit in it is
+        // reported as truncated by the check itself.
+        return Err(CheckpointError::truncated(path, end, len));
+    }
     let invalid = |e: safetensors::SafeTensorError| {
         CheckpointError::corrupt(path, format!("not a valid safetensors file: {e}"))
     };

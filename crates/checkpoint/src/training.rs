@@ -14,10 +14,11 @@ use std::path::Path;
 
 use kindling_core::rng::{get_rng_state, set_rng_state, Xoshiro256};
 use kindling_nn::{LoadReport, Module, StateDict};
-use kindling_optim::{Optimizer, OptimizerState, SchedulerState};
+use kindling_optim::{OptimError, Optimizer, OptimizerState, SchedulerState, MAX_COUNTER};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::{read_file, write_atomic};
+use crate::atomic::write_atomic;
 use crate::format::{self, Kind};
 use crate::native::load_checked;
 use crate::CheckpointError;
@@ -32,10 +33,10 @@ use kindling_optim::LrScheduler;
 /// [`restore`](TrainingCheckpoint::restore) it into freshly built objects.
 ///
 /// ```
-/// use kindling_checkpoint::{load_training, save_training, TrainingCheckpoint};
-/// use kindling_core::Tensor;
-/// use kindling_nn::{functional::mse_loss, Linear, Module};
-/// use kindling_optim::{Optimizer, Sgd};
+/// use kindling::checkpoint::{load_training, save_training, TrainingCheckpoint};
+/// use kindling::Tensor;
+/// use kindling::nn::{functional::mse_loss, Linear, Module};
+/// use kindling::optim::{Optimizer, Sgd};
 ///
 /// let model = Linear::new(2, 1);
 /// let mut opt = Sgd::new(model.parameters(), 0.1).momentum(0.9);
@@ -70,7 +71,7 @@ pub struct TrainingCheckpoint {
     pub epoch: u64,
     /// The step (batch) counter, as the training loop counts it.
     pub step: u64,
-    /// The global random generator's state (`kindling_core::rng::get_rng_state`).
+    /// The global random generator's state (`kindling::rng::get_rng_state`).
     pub rng: Xoshiro256,
     /// Anything else the run wants back: a data-order seed, a best loss, a note.
     pub extra: BTreeMap<String, String>,
@@ -89,15 +90,16 @@ struct StateRef<'a> {
 }
 
 /// ... and as read back. Same fields in the same order: postcard is not self-describing,
-/// so the two must match exactly (a change here needs a new format version).
+/// so the two must match exactly (a change here, or in a type they hold, needs a new
+/// format version, and the old version's types kept as in `v1.rs`).
 #[derive(Deserialize)]
-struct StateOwned {
-    optimizer: OptimizerState,
-    scheduler: Option<SchedulerState>,
-    epoch: u64,
-    step: u64,
-    rng: Xoshiro256,
-    extra: BTreeMap<String, String>,
+pub(crate) struct StateOwned {
+    pub(crate) optimizer: OptimizerState,
+    pub(crate) scheduler: Option<SchedulerState>,
+    pub(crate) epoch: u64,
+    pub(crate) step: u64,
+    pub(crate) rng: Xoshiro256,
+    pub(crate) extra: BTreeMap<String, String>,
 }
 
 impl TrainingCheckpoint {
@@ -106,9 +108,9 @@ impl TrainingCheckpoint {
     /// with [`with_scheduler`](Self::with_scheduler) and [`with_extra`](Self::with_extra).
     ///
     /// ```
-    /// use kindling_checkpoint::TrainingCheckpoint;
-    /// use kindling_nn::{Linear, Module};
-    /// use kindling_optim::Adam;
+    /// use kindling::checkpoint::TrainingCheckpoint;
+    /// use kindling::nn::{Linear, Module};
+    /// use kindling::optim::Adam;
     /// let model = Linear::new(3, 1);
     /// let opt = Adam::new(model.parameters(), 1e-3);
     /// let ckpt = TrainingCheckpoint::capture(&model, &opt, 2, 500);
@@ -130,9 +132,9 @@ impl TrainingCheckpoint {
     /// Adds the scheduler's state.
     ///
     /// ```
-    /// use kindling_checkpoint::TrainingCheckpoint;
-    /// use kindling_nn::{Linear, Module};
-    /// use kindling_optim::{LrScheduler, Sgd, StepLr};
+    /// use kindling::checkpoint::TrainingCheckpoint;
+    /// use kindling::nn::{Linear, Module};
+    /// use kindling::optim::{LrScheduler, Sgd, StepLr};
     /// let model = Linear::new(3, 1);
     /// let mut opt = Sgd::new(model.parameters(), 0.1);
     /// let mut sched = StepLr::new(10, 0.5);
@@ -148,9 +150,9 @@ impl TrainingCheckpoint {
     /// Adds a `key = value` string to [`extra`](Self::extra).
     ///
     /// ```
-    /// use kindling_checkpoint::TrainingCheckpoint;
-    /// use kindling_nn::{Linear, Module};
-    /// use kindling_optim::Sgd;
+    /// use kindling::checkpoint::TrainingCheckpoint;
+    /// use kindling::nn::{Linear, Module};
+    /// use kindling::optim::Sgd;
     /// let model = Linear::new(1, 1);
     /// let opt = Sgd::new(model.parameters(), 0.1);
     /// let ckpt = TrainingCheckpoint::capture(&model, &opt, 0, 0).with_extra("best_loss", "0.25");
@@ -162,8 +164,9 @@ impl TrainingCheckpoint {
     }
 
     /// Puts the run back: the model's weights and buffers, the optimizer's state and the
-    /// global random generator. All or nothing: everything is checked first, and on an
-    /// error the model, the optimizer and the generator are as they were.
+    /// global random generator. All or nothing: every part is checked before any is
+    /// loaded (the optimizer through [`Optimizer::check_state_dict`]), so on an error the
+    /// model, the optimizer and the generator are as they were.
     ///
     /// The scheduler, if any, is restored by
     /// [`restore_with_scheduler`](Self::restore_with_scheduler).
@@ -171,12 +174,17 @@ impl TrainingCheckpoint {
     /// # Errors
     /// [`CheckpointError::Mismatch`] if the model is another architecture,
     /// [`CheckpointError::Optimizer`] if the optimizer is of another kind or over other
-    /// shapes.
+    /// shapes, [`CheckpointError::BadState`] if the checkpoint holds a value no run can
+    /// continue from (see [`load_training`]).
+    ///
+    /// # Panics
+    /// If an `Optimizer` or `LrScheduler` implementation's `load_state_dict` refuses a
+    /// state that its `check_state_dict` accepted (kindling's own never do).
     ///
     /// ```
-    /// use kindling_checkpoint::{CheckpointError, TrainingCheckpoint};
-    /// use kindling_nn::{Linear, Module};
-    /// use kindling_optim::{Adam, Sgd};
+    /// use kindling::checkpoint::{CheckpointError, TrainingCheckpoint};
+    /// use kindling::nn::{Linear, Module};
+    /// use kindling::optim::{Adam, Sgd};
     /// let model = Linear::new(3, 1);
     /// let opt = Sgd::new(model.parameters(), 0.1);
     /// let ckpt = TrainingCheckpoint::capture(&model, &opt, 0, 0);
@@ -204,9 +212,9 @@ impl TrainingCheckpoint {
     /// holds another schedule's.
     ///
     /// ```
-    /// use kindling_checkpoint::TrainingCheckpoint;
-    /// use kindling_nn::{Linear, Module};
-    /// use kindling_optim::{LrScheduler, Optimizer, Sgd, StepLr};
+    /// use kindling::checkpoint::TrainingCheckpoint;
+    /// use kindling::nn::{Linear, Module};
+    /// use kindling::optim::{LrScheduler, Optimizer, Sgd, StepLr};
     /// let model = Linear::new(3, 1);
     /// let mut opt = Sgd::new(model.parameters(), 0.1);
     /// let mut sched = StepLr::new(1, 0.5);
@@ -230,12 +238,41 @@ impl TrainingCheckpoint {
         self.restore_all(model, opt, Some(scheduler))
     }
 
+    /// Checks the values a resumed run would start from, beyond what the optimizer and the
+    /// scheduler check themselves. `path` is for the message.
+    fn check_values(&self, path: Option<&Path>) -> Result<(), CheckpointError> {
+        let bad = |detail: &str| {
+            Err(CheckpointError::BadState {
+                path: path.map(Path::to_path_buf),
+                detail: detail.to_string(),
+            })
+        };
+        for (name, value) in [("epoch", self.epoch), ("step", self.step)] {
+            if value > MAX_COUNTER {
+                return bad(&format!(
+                    "its {name} counter is {value}, beyond the largest count a checkpoint may \
+                     hold (2^53 = {MAX_COUNTER}), which no run reaches; a loop counting on \
+                     from it could overflow"
+                ));
+            }
+        }
+        if is_stuck(&self.rng) {
+            return bad(
+                "its random generator state is all zeros, from which xoshiro256++ only ever \
+                 returns 0 (Tensor::randn would never return); no generator that was seeded \
+                 gets there, so the file was made by hand or damaged",
+            );
+        }
+        Ok(())
+    }
+
     fn restore_all(
         &self,
         model: &mut dyn Module,
         opt: &mut dyn Optimizer,
         scheduler: Option<&mut dyn LrScheduler>,
     ) -> Result<(), CheckpointError> {
+        self.check_values(None)?;
         // 1. Check the model without touching it.
         let report = LoadReport::between(&model.state_dict(), &self.model);
         if !report.is_clean() {
@@ -250,36 +287,35 @@ impl TrainingCheckpoint {
             }
             (_, s) => s.as_ref(),
         };
-        // 2. The optimizer and the scheduler check their state in full before changing
-        //    anything; their previous states are kept to undo a later failure.
-        let old_opt = opt.state_dict();
-        opt.load_state_dict(&self.optimizer)
+        // 2. The optimizer and the scheduler check their states, changing nothing.
+        opt.check_state_dict(&self.optimizer)
             .map_err(|source| CheckpointError::Optimizer {
                 path: None,
                 part: "optimizer",
                 source,
             })?;
-        let mut restored_scheduler = None;
-        if let (Some(sched), Some(state)) = (scheduler, scheduler_state) {
-            let old_sched = sched.state_dict();
-            if let Err(source) = sched.load_state_dict(state) {
-                let _ = opt.load_state_dict(&old_opt);
-                return Err(CheckpointError::Optimizer {
+        if let (Some(sched), Some(state)) = (&scheduler, scheduler_state) {
+            sched
+                .check_state_dict(state)
+                .map_err(|source| CheckpointError::Optimizer {
                     path: None,
                     part: "scheduler",
                     source,
-                });
-            }
-            restored_scheduler = Some((sched, old_sched));
+                })?;
         }
-        // 3. The model, checked in step 1, so this succeeds; should the model's own rules
-        //    ever differ from `LoadReport::between`, undo steps 2 and report.
-        if let Err(e) = load_checked(model, &self.model, None) {
-            let _ = opt.load_state_dict(&old_opt);
-            if let Some((sched, old)) = restored_scheduler {
-                let _ = sched.load_state_dict(&old);
+        // 3. Everything was checked: apply. The model first: were its own rules ever to
+        //    differ from `LoadReport::between`, it would refuse here having changed
+        //    nothing, before anything else has changed. The optimizer's and the
+        //    scheduler's checks promised that their loads succeed; one that fails anyway
+        //    breaks its trait's contract.
+        load_checked(model, &self.model, None)?;
+        if let Err(e) = opt.load_state_dict(&self.optimizer) {
+            broken_contract("Optimizer", &e);
+        }
+        if let (Some(sched), Some(state)) = (scheduler, scheduler_state) {
+            if let Err(e) = sched.load_state_dict(state) {
+                broken_contract("LrScheduler", &e);
             }
-            return Err(e);
         }
         // 4. The random generator, last: it cannot fail.
         set_rng_state(self.rng.clone());
@@ -287,16 +323,26 @@ impl TrainingCheckpoint {
     }
 }
 
+/// A restore found an implementation whose `load_state_dict` refused a state that its
+/// `check_state_dict` had accepted; part of the restore is done and cannot be undone.
+fn broken_contract(trait_name: &str, e: &OptimError) -> ! {
+    panic!(
+        "{trait_name}::load_state_dict refused a state that check_state_dict accepted ({e}): \
+         the implementation breaks the trait's contract, and the restore is incomplete"
+    )
+}
+
 /// Saves a training checkpoint to `path` in the native format (kind "training"),
 /// atomically, with the same header, checksum and guarantees as [`save`](crate::save).
 ///
 /// # Errors
-/// [`CheckpointError::Io`] when the file cannot be written.
+/// [`CheckpointError::Io`] when the file cannot be written; [`CheckpointError::BadState`]
+/// for a checkpoint [`load_training`] would refuse (nothing is written then).
 ///
 /// ```
-/// use kindling_checkpoint::{save_training, TrainingCheckpoint};
-/// use kindling_nn::{Linear, Module};
-/// use kindling_optim::Sgd;
+/// use kindling::checkpoint::{save_training, TrainingCheckpoint};
+/// use kindling::nn::{Linear, Module};
+/// use kindling::optim::Sgd;
 /// let model = Linear::new(2, 2);
 /// let opt = Sgd::new(model.parameters(), 0.1);
 /// let path = std::env::temp_dir().join(format!("kindling-doc-st-{}.kdl", std::process::id()));
@@ -308,6 +354,25 @@ pub fn save_training(
     path: impl AsRef<Path>,
 ) -> Result<(), CheckpointError> {
     let path = path.as_ref();
+    ckpt.check_values(Some(path))?;
+    write_training(ckpt, path)
+}
+
+/// Whether `rng` is xoshiro256's all-zero state. That state is the generator's only fixed
+/// point (its state transition is an invertible linear map whose single cycle through all
+/// other states is 2^256 - 1 long), so one step leaving it unchanged identifies it without
+/// reading the state's private words.
+fn is_stuck(rng: &Xoshiro256) -> bool {
+    let mut next = rng.clone();
+    next.next_u64();
+    next == *rng
+}
+
+/// The writing half of [`save_training`].
+pub(crate) fn write_training(
+    ckpt: &TrainingCheckpoint,
+    path: &Path,
+) -> Result<(), CheckpointError> {
     let state = postcard::to_stdvec(&StateRef {
         optimizer: &ckpt.optimizer,
         scheduler: &ckpt.scheduler,
@@ -328,11 +393,14 @@ pub fn save_training(
 /// # Errors
 /// Everything [`load`](crate::load) returns; [`CheckpointError::WrongKind`] for a file
 /// written by [`save`](crate::save) (weights only); [`CheckpointError::Corrupt`] if the
-/// training state cannot be decoded.
+/// training state cannot be decoded; [`CheckpointError::BadState`] if it holds a value no
+/// run can continue from: an all-zero random generator state (xoshiro's fixed point, where
+/// `Tensor::randn` would never return), or an epoch or step counter above
+/// [`MAX_COUNTER`](kindling::optim::MAX_COUNTER).
 ///
 /// ```
-/// use kindling_checkpoint::{load_training, save, CheckpointError};
-/// use kindling_nn::{Linear, Module};
+/// use kindling::checkpoint::{load_training, save, CheckpointError};
+/// use kindling::nn::{Linear, Module};
 /// let path = std::env::temp_dir().join(format!("kindling-doc-lt-{}.kdl", std::process::id()));
 /// save(&Linear::new(2, 2).state_dict(), &path).unwrap();
 /// let err = load_training(&path).unwrap_err();
@@ -341,7 +409,7 @@ pub fn save_training(
 /// ```
 pub fn load_training(path: impl AsRef<Path>) -> Result<TrainingCheckpoint, CheckpointError> {
     let path = path.as_ref();
-    let bytes = read_file(path)?;
+    let bytes = format::read(path)?;
     decode_training(&bytes, path)
 }
 
@@ -357,19 +425,12 @@ pub(crate) fn decode_training(
             expected: Kind::Training.describe(),
         });
     }
-    // postcard reads lengths from the input but only ever allocates for elements it has
-    // actually read (serde caps preallocation), so a corrupt length cannot exhaust memory.
-    let (state, rest): (StateOwned, &[u8]) =
-        postcard::take_from_bytes(decoded.state).map_err(|e| {
-            CheckpointError::corrupt(path, format!("the training state cannot be decoded: {e}"))
-        })?;
-    if !rest.is_empty() {
-        return Err(CheckpointError::corrupt(
-            path,
-            format!("{} unexpected bytes after the training state", rest.len()),
-        ));
-    }
-    Ok(TrainingCheckpoint {
+    // Versions differ only in the training state's encoding; older ones are converted.
+    let state = match decoded.version {
+        1 => StateOwned::from(decode_state::<crate::v1::StateV1>(decoded.state, path)?),
+        _ => decode_state::<StateOwned>(decoded.state, path)?,
+    };
+    let ckpt = TrainingCheckpoint {
         model: decoded.tensors,
         optimizer: state.optimizer,
         scheduler: state.scheduler,
@@ -377,5 +438,27 @@ pub(crate) fn decode_training(
         step: state.step,
         rng: state.rng,
         extra: state.extra,
-    })
+    };
+    ckpt.check_values(Some(path))?;
+    Ok(ckpt)
+}
+
+/// Decodes the whole of `bytes` as one `T`: an error if they do not decode or if bytes
+/// are left over.
+fn decode_state<'de, T: Deserialize<'de>>(
+    bytes: &'de [u8],
+    path: &Path,
+) -> Result<T, CheckpointError> {
+    // postcard reads lengths from the input but only ever allocates for elements it has
+    // actually read (serde caps preallocation), so a corrupt length cannot exhaust memory.
+    let (state, rest): (T, &[u8]) = postcard::take_from_bytes(bytes).map_err(|e| {
+        CheckpointError::corrupt(path, format!("the training state cannot be decoded: {e}"))
+    })?;
+    if !rest.is_empty() {
+        return Err(CheckpointError::corrupt(
+            path,
+            format!("{} unexpected bytes after the training state", rest.len()),
+        ));
+    }
+    Ok(state)
 }

@@ -234,7 +234,10 @@ fn a_file_from_the_future_names_both_versions() {
     }
     let msg = err.to_string();
     assert!(
-        msg.contains("format version 2 (written by kindling 0.9.0)"),
+        msg.contains(&format!(
+            "format version {} (written by kindling 0.9.0)",
+            FORMAT_VERSION + 1
+        )),
         "{msg}"
     );
     assert!(
@@ -466,12 +469,16 @@ fn mutated_files_with_valid_checksums_never_panic() {
 }
 
 /// Writes the seed corpus of the fuzz target (fuzz/seeds/load): one small file of each
-/// kind, so the fuzzer starts from valid structure. Run by hand:
+/// kind, so the fuzzer starts from valid structure; and those of the safetensors target
+/// (fuzz/seeds/safetensors). Run by hand:
 /// `cargo test -p kindling-checkpoint --test corruption -- --ignored write_fuzz_seeds`.
+/// The training checkpoint is written as `training-vN.kdl`, N the current format version,
+/// next to the older versions' seeds, which stay: their decoders are fuzzed too.
 #[test]
 #[ignore]
 fn write_fuzz_seeds() {
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/load");
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
+    let out = seeds.join("load");
     std::fs::create_dir_all(&out).unwrap();
     kindling_core::manual_seed(0);
     let mut model = Sequential::new()
@@ -492,8 +499,34 @@ fn write_fuzz_seeds() {
     let ckpt = TrainingCheckpoint::capture(&model, &opt, 1, 7)
         .with_scheduler(&sched)
         .with_extra("seed", "0");
-    save_training(&ckpt, out.join("training.kdl")).unwrap();
+    save_training(&ckpt, out.join(format!("training-v{FORMAT_VERSION}.kdl"))).unwrap();
     save_safetensors(&model.state_dict(), out.join("model.safetensors")).unwrap();
+
+    // The safetensors target reads each input whole, and as a JSON header and a payload
+    // split at the first zero byte (fuzz/fuzz_targets/safetensors.rs): seeds of both.
+    let st = seeds.join("safetensors");
+    std::fs::create_dir_all(&st).unwrap();
+    let ours = std::fs::read(out.join("model.safetensors")).unwrap();
+    std::fs::write(st.join("kindling.safetensors"), &ours).unwrap();
+    let header_len = u64::from_le_bytes(ours[..8].try_into().unwrap()) as usize;
+    let mut split = ours[8..8 + header_len].to_vec();
+    split.push(0);
+    split.extend_from_slice(&ours[8 + header_len..]);
+    std::fs::write(st.join("kindling.split"), &split).unwrap();
+    // As PyTorch writes one (no kindling metadata), with F64 and I64 tensors, a scalar
+    // and an empty tensor.
+    let header = r#"{"__metadata__":{"format":"pt"},"bias":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"n":{"dtype":"I64","shape":[],"data_offsets":[8,16]},"w":{"dtype":"F64","shape":[2,1],"data_offsets":[16,32]},"e":{"dtype":"F32","shape":[0,3],"data_offsets":[32,32]}}"#;
+    let mut torch = (header.len() as u64).to_le_bytes().to_vec();
+    torch.extend_from_slice(header.as_bytes());
+    for v in [0.5f32, -1.0] {
+        torch.extend_from_slice(&v.to_le_bytes());
+    }
+    torch.extend_from_slice(&7i64.to_le_bytes());
+    for v in [0.25f64, 3.0] {
+        torch.extend_from_slice(&v.to_le_bytes());
+    }
+    assert_eq!(fuzzing::decode_safetensors(&torch).unwrap().len(), 4);
+    std::fs::write(st.join("torch.safetensors"), &torch).unwrap();
 }
 
 /// One real message per error kind, each naming the file; printed with `--nocapture`
@@ -519,7 +552,7 @@ fn error_messages_name_the_file_and_the_problem() {
     messages.push(load(&st).unwrap_err());
     messages.push(load_err(&path, b"PK\x03\x04\x14\x00\x00\x00\x08\x00"));
     let mut future = bytes.clone();
-    future[8..12].copy_from_slice(&2u32.to_le_bytes());
+    future[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     messages.push(load_err(&path, &future));
     let mut dup = bytes.clone();
     let at = dup.windows(8).position(|w| w == b"\"1.bias\"").unwrap();
@@ -544,4 +577,86 @@ fn error_messages_name_the_file_and_the_problem() {
         );
         assert!(std::error::Error::source(e).is_some() == matches!(e, CheckpointError::Io { .. }));
     }
+}
+
+/// Key names and other strings come from the file: printed raw, a crafted file could send
+/// escape sequences to the terminal that shows the error (clear the screen, set the
+/// window title, hide text). Every message must show them escaped.
+#[test]
+fn strings_from_a_file_are_escaped_in_messages() {
+    let dir = Scratch::new("escape");
+    const EVIL: &str = "w\x1b[2J\x1b]0;owned\x07\u{202e}";
+    let assert_clean = |what: &str, err: &CheckpointError| {
+        let text = err.to_string();
+        assert!(
+            !text.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{what}: a raw control character in {text:?}"
+        );
+        text
+    };
+
+    // Unexpected keys in a native file and in a safetensors file.
+    let mut sd = Linear::new(2, 2).state_dict();
+    sd.insert(EVIL, kindling_core::Tensor::zeros(&[1]));
+    let native = dir.path("evil.kdl");
+    save(&sd, &native).unwrap();
+    let st = dir.path("evil.safetensors");
+    save_safetensors(&sd, &st).unwrap();
+    for (what, err) in [
+        (
+            "native",
+            load_into(&mut Linear::new(2, 2), &native).unwrap_err(),
+        ),
+        (
+            "safetensors",
+            kindling_checkpoint::load_safetensors_into(&mut Linear::new(2, 2), &st).unwrap_err(),
+        ),
+    ] {
+        let text = assert_clean(what, &err);
+        assert!(
+            text.contains(r"unexpected keys (in the checkpoint, not in the model): w\u{1b}[2J\u{1b}]0;owned\u{7}\u{202e}"),
+            "{what}: {text}"
+        );
+    }
+
+    // A buffer name in a training checkpoint's optimizer state.
+    let model = Linear::new(2, 2);
+    let opt = Sgd::new(model.parameters(), 0.1);
+    let mut ckpt = TrainingCheckpoint::capture(&model, &opt, 0, 0);
+    ckpt.optimizer.params[0]
+        .buffers
+        .insert(EVIL.to_string(), vec![0.0; 4]);
+    let path = dir.path("evil-buffer.kdl");
+    save_training(&ckpt, &path).unwrap();
+    let ckpt = load_training(&path).unwrap();
+    let mut opt = Sgd::new(model.parameters(), 0.1);
+    let err = ckpt.restore(&mut Linear::new(2, 2), &mut opt).unwrap_err();
+    let text = assert_clean("optimizer", &err);
+    assert!(text.contains(r"SGD keeps no w\u{1b}[2J"), "{text}");
+
+    // The kindling version a file from the future claims to be written by.
+    let meta = r#"{"kindling_version":"9\u001b[31m\u0007"}"#;
+    let mut bytes = vec![0u8; HEADER_LEN];
+    bytes[..8].copy_from_slice(&MAGIC);
+    bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    bytes[16..24].copy_from_slice(&(meta.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(meta.as_bytes());
+    let err = load_err(&dir.path("future.kdl"), &bytes);
+    let text = assert_clean("written_by", &err);
+    assert!(
+        text.contains(r"(written by kindling 9\u{1b}[31m\u{7})"),
+        "{text}"
+    );
+
+    // An error of the safetensors crate that quotes a tensor's name: this tensor's bytes
+    // do not start where the previous one's end.
+    let header = "{\"a\\u001b[2J\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+    let mut b = (header.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(header.as_bytes());
+    b.extend_from_slice(&[0; 8]);
+    let bad = dir.path("offsets.safetensors");
+    std::fs::write(&bad, &b).unwrap();
+    let err = load_safetensors(&bad).unwrap_err();
+    let text = assert_clean("safetensors crate", &err);
+    assert!(text.contains(r"a\u{1b}[2J"), "{text}");
 }

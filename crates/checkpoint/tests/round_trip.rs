@@ -192,8 +192,9 @@ fn training_checkpoint_keeps_every_field() {
     sched.step(&mut opt);
     // NaN and infinities in the optimizer state survive (JSON would turn them into null).
     let mut opt_state = opt.state_dict();
-    opt_state.params[0].exp_avg.as_mut().unwrap()[0] = f32::NAN;
-    opt_state.params[0].exp_avg.as_mut().unwrap()[1] = f32::NEG_INFINITY;
+    let exp_avg = opt_state.params[0].buffers.get_mut("exp_avg").unwrap();
+    exp_avg[0] = f32::NAN;
+    exp_avg[1] = f32::NEG_INFINITY;
 
     let ckpt = TrainingCheckpoint {
         model: model.state_dict().deep_copy(),
@@ -208,12 +209,17 @@ fn training_checkpoint_keeps_every_field() {
     let back = load_training(&path).unwrap();
     assert_same_state(&back.model, &ckpt.model);
     // OptimizerState's PartialEq fails on NaN, so compare through the bits.
-    let a = &back.optimizer.params[0].exp_avg.as_ref().unwrap();
+    let a = back.optimizer.params[0].buffer("exp_avg").unwrap();
     assert!(a[0].is_nan() && a[1] == f32::NEG_INFINITY);
+    let original = opt.state_dict().params[0].buffers["exp_avg"].clone();
     let mut cleaned = back.optimizer.clone();
-    cleaned.params[0].exp_avg = opt.state_dict().params[0].exp_avg.clone();
+    cleaned.params[0]
+        .buffers
+        .insert("exp_avg".into(), original.clone());
     let mut expected = opt_state;
-    expected.params[0].exp_avg = opt.state_dict().params[0].exp_avg.clone();
+    expected.params[0]
+        .buffers
+        .insert("exp_avg".into(), original);
     assert_eq!(cleaned, expected);
     assert_eq!(back.scheduler, ckpt.scheduler);
     assert_eq!((back.epoch, back.step), (3, 1234));
@@ -280,4 +286,29 @@ fn saving_replaces_the_previous_file_and_leaves_no_temporary_file() {
     // Saving into a missing directory fails too.
     let err = save(&sd, dir.path("no/such/dir/m.kdl")).unwrap_err();
     assert!(matches!(err, CheckpointError::Io { .. }), "{err:?}");
+}
+
+#[test]
+fn a_key_safetensors_reserves_is_refused_on_save() {
+    // safetensors keeps the file's own metadata under "__metadata__" in its header: a
+    // tensor of that name would be written, then be unreadable.
+    let dir = Scratch::new("rt-reserved");
+    let path = dir.path("m.safetensors");
+    let mut sd = StateDict::new();
+    sd.insert("weight", Tensor::ones(&[2]));
+    sd.insert("__metadata__", Tensor::ones(&[1]));
+    let err = save_safetensors(&sd, &path).unwrap_err();
+    assert!(matches!(err, CheckpointError::InvalidKey { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot save {}: the key \"__metadata__\" is reserved by safetensors for the \
+             file's own metadata; rename the tensor",
+            path.display()
+        )
+    );
+    assert!(!path.exists(), "nothing is written");
+    // The native format has no reserved key.
+    save(&sd, dir.path("m.kdl")).unwrap();
+    assert_same_state(&load(dir.path("m.kdl")).unwrap(), &sd);
 }

@@ -6,8 +6,6 @@
 //! says exactly what was wrong with it, so that a failed run tells the reader
 //! what to fix instead of panicking with an index out of bounds.
 
-use std::error::Error;
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +16,7 @@ use std::path::{Path, PathBuf};
 /// was expected and what was found.
 ///
 /// ```
-/// use kindling_data::{idx, DataError};
+/// use kindling::data::{idx, DataError};
 ///
 /// let err = idx::read_labels("no/such/dir/labels.gz").unwrap_err();
 /// assert!(matches!(err, DataError::MissingFile { .. }));
@@ -29,16 +27,25 @@ use std::path::{Path, PathBuf};
 /// ```
 ///
 /// [`Display`]: std::fmt::Display
-#[derive(Debug)]
+// The messages: each variant's `#[error]`; the two that depend on a field's value are
+// built by the functions after the impl block.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
     /// The file does not exist.
+    #[error(
+        "{}: file not found. Point kindling at the folder that holds the MNIST files with \
+         `--data DIR` or the KINDLING_MNIST_DIR environment variable (the repository ships \
+         them in datasets/mnist)",
+        .path.display()
+    )]
     MissingFile {
         /// The path that was looked for.
         path: PathBuf,
     },
     /// The file exists but could not be read (a permission problem, a
     /// directory where a file was expected, a failing disk...).
+    #[error("{}: cannot read the file: {source}", .path.display())]
     Io {
         /// The file being read.
         path: PathBuf,
@@ -48,6 +55,11 @@ pub enum DataError {
     /// The content (after decompression) is larger than
     /// [`MAX_CONTENT_BYTES`](crate::idx::MAX_CONTENT_BYTES); no MNIST file
     /// comes close, so this is a corrupt file or a gzip bomb.
+    #[error(
+        "{}: the content is larger than {limit} bytes, far more than any MNIST file; the \
+         file is corrupt or not a dataset file",
+        .path.display()
+    )]
     TooLarge {
         /// The file being read.
         path: PathBuf,
@@ -57,6 +69,10 @@ pub enum DataError {
     /// The file starts like a gzip file (bytes `1f 8b`) but its compressed
     /// stream is damaged: bad header, invalid deflate data or a checksum that
     /// does not match.
+    #[error(
+        "{}: the file starts like gzip but its compressed data is corrupt ({reason})",
+        .path.display()
+    )]
     CorruptGzip {
         /// The file being read.
         path: PathBuf,
@@ -65,6 +81,7 @@ pub enum DataError {
     },
     /// The file ends too early: inside the IDX header, or (for a gzip file)
     /// before the compressed stream's end marker.
+    #[error("{}", truncated_message(.path, .needed, .found))]
     Truncated {
         /// The file being read.
         path: PathBuf,
@@ -75,6 +92,11 @@ pub enum DataError {
         found: usize,
     },
     /// The first four bytes are not the IDX magic number that was asked for.
+    #[error(
+        "{}: not the expected IDX file: the magic number should be {expected:#010x} but is \
+         {found:#010x}",
+        .path.display()
+    )]
     BadMagic {
         /// The file being read.
         path: PathBuf,
@@ -85,6 +107,7 @@ pub enum DataError {
     },
     /// The header's dimensions promise a different number of data bytes than
     /// the file holds (too few: it was cut; too many: trailing bytes).
+    #[error("{}", length_mismatch_message(.path, .dims, .expected, .found))]
     LengthMismatch {
         /// The file being read.
         path: PathBuf,
@@ -97,6 +120,10 @@ pub enum DataError {
         found: usize,
     },
     /// A label file holds a value that is not a digit 0..=9.
+    #[error(
+        "{}: label {index} is {value}, but MNIST labels are digits 0 to 9",
+        .path.display()
+    )]
     LabelOutOfRange {
         /// The file being read.
         path: PathBuf,
@@ -107,6 +134,11 @@ pub enum DataError {
     },
     /// A file with one of the four standard MNIST names is not the shipped
     /// file: its SHA-256 differs from the published one.
+    #[error(
+        "{}: not the shipped MNIST file: its SHA-256 should be {expected} but is {found}. \
+         Copy the file again from the repository's datasets/mnist",
+        .path.display()
+    )]
     ChecksumMismatch {
         /// The file being read.
         path: PathBuf,
@@ -117,6 +149,11 @@ pub enum DataError {
     },
     /// The image file and the label file of one split hold different numbers
     /// of samples, so images and labels cannot be paired up.
+    #[error(
+        "{} holds {images} images but {} holds {labels} labels; they must be equal",
+        .images_path.display(),
+        .labels_path.display()
+    )]
     CountMismatch {
         /// The image file.
         images_path: PathBuf,
@@ -134,7 +171,7 @@ impl DataError {
     /// [`CountMismatch`](DataError::CountMismatch)).
     ///
     /// ```
-    /// use kindling_data::idx;
+    /// use kindling::data::idx;
     /// use std::path::Path;
     ///
     /// let err = idx::read_images("missing-images.gz").unwrap_err();
@@ -156,121 +193,41 @@ impl DataError {
     }
 }
 
-impl fmt::Display for DataError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DataError::MissingFile { path } => write!(
-                f,
-                "{}: file not found. Point kindling at the folder that holds the MNIST \
-                 files with `--data DIR` or the KINDLING_MNIST_DIR environment variable \
-                 (the repository ships them in datasets/mnist)",
-                path.display()
-            ),
-            DataError::Io { path, source } => {
-                write!(f, "{}: cannot read the file: {source}", path.display())
-            }
-            DataError::TooLarge { path, limit } => write!(
-                f,
-                "{}: the content is larger than {limit} bytes, far more than any MNIST \
-                 file; the file is corrupt or not a dataset file",
-                path.display()
-            ),
-            DataError::CorruptGzip { path, reason } => write!(
-                f,
-                "{}: the file starts like gzip but its compressed data is corrupt ({reason})",
-                path.display()
-            ),
-            DataError::Truncated {
-                path,
-                needed: Some(needed),
-                found,
-            } => write!(
-                f,
-                "{}: truncated: the IDX header needs {needed} bytes but the content is only \
-                 {found} bytes long",
-                path.display()
-            ),
-            DataError::Truncated {
-                path,
-                needed: None,
-                found,
-            } => write!(
-                f,
-                "{}: truncated: the gzip stream ends early, after {found} bytes of content \
-                 (was the copy or download interrupted?)",
-                path.display()
-            ),
-            DataError::BadMagic {
-                path,
-                expected,
-                found,
-            } => write!(
-                f,
-                "{}: not the expected IDX file: the magic number should be {expected:#010x} \
-                 but is {found:#010x}",
-                path.display()
-            ),
-            DataError::LengthMismatch {
-                path,
-                dims,
-                expected,
-                found,
-            } => {
-                let shape = dims
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" x ");
-                match expected {
-                    Some(expected) => write!(
-                        f,
-                        "{}: the header says {shape} = {expected} data bytes but {found} \
-                         bytes follow it",
-                        path.display()
-                    ),
-                    None => write!(
-                        f,
-                        "{}: the header says {shape} data bytes, a number too large to \
-                         exist ({found} bytes follow it); the header is corrupt",
-                        path.display()
-                    ),
-                }
-            }
-            DataError::LabelOutOfRange { path, index, value } => write!(
-                f,
-                "{}: label {index} is {value}, but MNIST labels are digits 0 to 9",
-                path.display()
-            ),
-            DataError::ChecksumMismatch {
-                path,
-                expected,
-                found,
-            } => write!(
-                f,
-                "{}: not the shipped MNIST file: its SHA-256 should be {expected} but is \
-                 {found}. Copy the file again from the repository's datasets/mnist",
-                path.display()
-            ),
-            DataError::CountMismatch {
-                images_path,
-                labels_path,
-                images,
-                labels,
-            } => write!(
-                f,
-                "{} holds {images} images but {} holds {labels} labels; they must be equal",
-                images_path.display(),
-                labels_path.display()
-            ),
-        }
+fn truncated_message(path: &Path, needed: &Option<usize>, found: &usize) -> String {
+    match needed {
+        Some(needed) => format!(
+            "{}: truncated: the IDX header needs {needed} bytes but the content is only \
+             {found} bytes long",
+            path.display()
+        ),
+        None => format!(
+            "{}: truncated: the gzip stream ends early, after {found} bytes of content (was \
+             the copy or download interrupted?)",
+            path.display()
+        ),
     }
 }
 
-impl Error for DataError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            DataError::Io { source, .. } => Some(source),
-            _ => None,
-        }
+fn length_mismatch_message(
+    path: &Path,
+    dims: &[usize],
+    expected: &Option<usize>,
+    found: &usize,
+) -> String {
+    let shape = dims
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(" x ");
+    match expected {
+        Some(expected) => format!(
+            "{}: the header says {shape} = {expected} data bytes but {found} bytes follow it",
+            path.display()
+        ),
+        None => format!(
+            "{}: the header says {shape} data bytes, a number too large to exist ({found} \
+             bytes follow it); the header is corrupt",
+            path.display()
+        ),
     }
 }

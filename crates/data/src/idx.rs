@@ -32,7 +32,7 @@ use crate::DataError;
 /// MNIST images (count, rows, cols).
 ///
 /// ```
-/// assert_eq!(kindling_data::idx::IMAGES_MAGIC, 0x0000_0803);
+/// assert_eq!(kindling::data::idx::IMAGES_MAGIC, 0x0000_0803);
 /// ```
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 
@@ -40,7 +40,7 @@ pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// MNIST labels (count).
 ///
 /// ```
-/// assert_eq!(kindling_data::idx::LABELS_MAGIC, 0x0000_0801);
+/// assert_eq!(kindling::data::idx::LABELS_MAGIC, 0x0000_0801);
 /// ```
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
 
@@ -52,7 +52,7 @@ pub const LABELS_MAGIC: u32 = 0x0000_0801;
 ///
 /// ```
 /// // Comfortably above 60000 images of 28 x 28 bytes.
-/// assert!(kindling_data::idx::MAX_CONTENT_BYTES > 60_000 * 28 * 28 + 16);
+/// assert!(kindling::data::idx::MAX_CONTENT_BYTES > 60_000 * 28 * 28 + 16);
 /// ```
 pub const MAX_CONTENT_BYTES: usize = 100 * 1024 * 1024;
 
@@ -65,12 +65,12 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// An n-dimensional array of bytes read from an IDX file.
 ///
 /// ```no_run
-/// use kindling_data::idx;
+/// use kindling::data::idx;
 ///
 /// let images = idx::read_images("datasets/mnist/t10k-images-idx3-ubyte.gz")?;
 /// assert_eq!(images.dims, vec![10_000, 28, 28]);
 /// assert_eq!(images.data.len(), 10_000 * 28 * 28);
-/// # Ok::<(), kindling_data::DataError>(())
+/// # Ok::<(), kindling::data::DataError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdxArray {
@@ -88,11 +88,11 @@ pub struct IdxArray {
 /// both errors.
 ///
 /// ```no_run
-/// use kindling_data::idx;
+/// use kindling::data::idx;
 ///
 /// let labels = idx::read_idx("datasets/mnist/t10k-labels-idx1-ubyte.gz", 1)?;
 /// assert_eq!(labels.dims, vec![10_000]);
-/// # Ok::<(), kindling_data::DataError>(())
+/// # Ok::<(), kindling::data::DataError>(())
 /// ```
 ///
 /// # Errors
@@ -112,12 +112,12 @@ pub fn read_idx(path: impl AsRef<Path>, ndims: u8) -> Result<IdxArray, DataError
 /// [`IMAGES_MAGIC`].
 ///
 /// ```no_run
-/// use kindling_data::idx;
+/// use kindling::data::idx;
 ///
 /// let images = idx::read_images("datasets/mnist/train-images-idx3-ubyte.gz")?;
 /// let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
 /// assert_eq!((n, rows, cols), (60_000, 28, 28));
-/// # Ok::<(), kindling_data::DataError>(())
+/// # Ok::<(), kindling::data::DataError>(())
 /// ```
 ///
 /// # Errors
@@ -131,12 +131,12 @@ pub fn read_images(path: impl AsRef<Path>) -> Result<IdxArray, DataError> {
 /// label a digit in `0..=9`.
 ///
 /// ```no_run
-/// use kindling_data::idx;
+/// use kindling::data::idx;
 ///
 /// let labels = idx::read_labels("datasets/mnist/train-labels-idx1-ubyte.gz")?;
 /// assert_eq!(labels.len(), 60_000);
 /// assert_eq!(labels[0], 5); // the first training image is a 5
-/// # Ok::<(), kindling_data::DataError>(())
+/// # Ok::<(), kindling::data::DataError>(())
 /// ```
 ///
 /// # Errors
@@ -153,7 +153,7 @@ pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, DataError> {
 /// Whether `bytes` start like a gzip stream (`1f 8b`).
 ///
 /// ```
-/// use kindling_data::idx::is_gzip;
+/// use kindling::data::idx::is_gzip;
 ///
 /// assert!(is_gzip(&[0x1f, 0x8b, 0x08, 0x00]));
 /// assert!(!is_gzip(&[0x00, 0x00, 0x08, 0x01]));

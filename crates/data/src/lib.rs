@@ -14,7 +14,7 @@
 //! it; no input file, however corrupt, makes this crate panic.
 //!
 //! ```no_run
-//! use kindling_data::{DataLoader, Mnist};
+//! use kindling::data::{DataLoader, Mnist};
 //!
 //! let mnist = Mnist::load(Mnist::default_dir())?;
 //! let loader = DataLoader::new(&mnist.train, 64).shuffle(42).drop_last(true);
@@ -22,8 +22,10 @@
 //!     assert_eq!(batch.images.shape(), &[64, 1, 28, 28]);
 //!     assert_eq!(batch.labels.len(), 64);
 //! }
-//! # Ok::<(), kindling_data::DataError>(())
+//! # Ok::<(), kindling::data::DataError>(())
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod idx;
@@ -33,3 +35,39 @@ pub mod mnist;
 pub use error::DataError;
 pub use loader::{Batch, Batches, DataLoader};
 pub use mnist::{Mnist, MnistSplit};
+
+/// Entry points for the fuzz target in `fuzz/`: the IDX reader on bytes already in
+/// memory, with no file system involved. Not part of the stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::path::Path;
+
+    use crate::idx::{self, IdxArray};
+    use crate::DataError;
+
+    const PATH: &str = "<fuzz input>";
+
+    /// What [`idx::read_idx`] returns for a file holding `bytes` (gzip or raw).
+    ///
+    /// ```
+    /// assert!(kindling::data::fuzzing::read_idx(b"\x00\x00\x08\x01\x00\x00\x00\x00", 1).is_ok());
+    /// assert!(kindling::data::fuzzing::read_idx(b"garbage", 1).is_err());
+    /// ```
+    pub fn read_idx(bytes: &[u8], ndims: u8) -> Result<IdxArray, DataError> {
+        let path = Path::new(PATH);
+        let content = idx::decode(path, bytes.to_vec())?;
+        idx::parse(path, content, ndims)
+    }
+
+    /// What [`idx::read_labels`] returns for a file holding `bytes`.
+    ///
+    /// ```
+    /// let labels = b"\x00\x00\x08\x01\x00\x00\x00\x01\x0a";
+    /// assert!(kindling::data::fuzzing::read_labels(labels).is_err()); // 10 is no digit
+    /// ```
+    pub fn read_labels(bytes: &[u8]) -> Result<Vec<u8>, DataError> {
+        let labels = read_idx(bytes, 1)?.data;
+        idx::check_labels(Path::new(PATH), &labels)?;
+        Ok(labels)
+    }
+}

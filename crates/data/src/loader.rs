@@ -23,7 +23,7 @@ use crate::MnistSplit;
 /// to `0.0..=1.0`; the default for [`DataLoader::normalize`].
 ///
 /// ```
-/// assert_eq!(kindling_data::loader::MNIST_MEAN, 0.1307);
+/// assert_eq!(kindling::data::loader::MNIST_MEAN, 0.1307);
 /// ```
 pub const MNIST_MEAN: f32 = 0.1307;
 
@@ -31,7 +31,7 @@ pub const MNIST_MEAN: f32 = 0.1307;
 /// `0.0..=1.0`; the default for [`DataLoader::normalize`].
 ///
 /// ```
-/// assert_eq!(kindling_data::loader::MNIST_STD, 0.3081);
+/// assert_eq!(kindling::data::loader::MNIST_STD, 0.3081);
 /// ```
 pub const MNIST_STD: f32 = 0.3081;
 
@@ -47,7 +47,7 @@ const EPOCH_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 /// borrows the split and is cheap to clone.
 ///
 /// ```
-/// use kindling_data::{DataLoader, MnistSplit};
+/// use kindling::data::{DataLoader, MnistSplit};
 ///
 /// // Ten 2 x 2 "images"; image i has label i % 10.
 /// let split = MnistSplit {
@@ -77,7 +77,7 @@ pub struct DataLoader<'a> {
 /// One mini-batch.
 ///
 /// ```
-/// use kindling_data::{DataLoader, MnistSplit};
+/// use kindling::data::{DataLoader, MnistSplit};
 ///
 /// let split = MnistSplit { images: vec![0, 255, 51, 102], labels: vec![3, 8], rows: 1, cols: 2 };
 /// let batch = DataLoader::new(&split, 2).normalize(0.0, 1.0).epoch(0).next().unwrap();
@@ -102,7 +102,7 @@ impl<'a> DataLoader<'a> {
     /// [`MNIST_MEAN`] and [`MNIST_STD`].
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![0; 5 * 4], labels: vec![0; 5], rows: 2, cols: 2 };
     /// let loader = DataLoader::new(&split, 2);
@@ -132,7 +132,7 @@ impl<'a> DataLoader<'a> {
     /// epoch can be produced without producing the ones before it.
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![0; 100], labels: vec![0; 100], rows: 1, cols: 1 };
     /// let a = DataLoader::new(&split, 10).shuffle(42);
@@ -153,7 +153,7 @@ impl<'a> DataLoader<'a> {
     /// Evaluation should keep it, so that every sample is scored.
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![0; 10], labels: vec![0; 10], rows: 1, cols: 1 };
     /// assert_eq!(DataLoader::new(&split, 4).drop_last(false).len(), 3); // 4 + 4 + 2
@@ -172,7 +172,7 @@ impl<'a> DataLoader<'a> {
     /// healthy range. `normalize(0.0, 1.0)` gives plain `pixel / 255`.
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![255], labels: vec![1], rows: 1, cols: 1 };
     /// let batch = DataLoader::new(&split, 1).normalize(0.5, 0.25).epoch(0).next().unwrap();
@@ -196,7 +196,7 @@ impl<'a> DataLoader<'a> {
     /// [`drop_last`](DataLoader::drop_last) is set).
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![], labels: vec![], rows: 28, cols: 28 };
     /// assert_eq!(DataLoader::new(&split, 64).batch_size(), 64);
@@ -208,7 +208,7 @@ impl<'a> DataLoader<'a> {
     /// The number of batches in one epoch.
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![0; 60_000], labels: vec![0; 60_000], rows: 1, cols: 1 };
     /// assert_eq!(DataLoader::new(&split, 64).len(), 938); // 937 full + 1 of 32
@@ -227,7 +227,7 @@ impl<'a> DataLoader<'a> {
     /// samples than one batch with `drop_last`).
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![0; 3], labels: vec![0; 3], rows: 1, cols: 1 };
     /// assert!(!DataLoader::new(&split, 4).is_empty());
@@ -244,7 +244,7 @@ impl<'a> DataLoader<'a> {
     /// `order[b * batch_size..(b + 1) * batch_size]`.
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![0; 5], labels: vec![0; 5], rows: 1, cols: 1 };
     /// assert_eq!(DataLoader::new(&split, 2).order(9), vec![0, 1, 2, 3, 4]);
@@ -273,7 +273,7 @@ impl<'a> DataLoader<'a> {
     /// The batches of epoch `epoch`, in order.
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![0; 5], labels: vec![1, 2, 3, 4, 5], rows: 1, cols: 1 };
     /// let labels: Vec<Vec<usize>> = DataLoader::new(&split, 2).epoch(0).map(|b| b.labels).collect();
@@ -292,7 +292,7 @@ impl<'a> DataLoader<'a> {
     /// batches.
     ///
     /// ```
-    /// use kindling_data::{DataLoader, MnistSplit};
+    /// use kindling::data::{DataLoader, MnistSplit};
     ///
     /// let split = MnistSplit { images: vec![0; 10], labels: (0..10).collect(), rows: 1, cols: 1 };
     /// let loader = DataLoader::new(&split, 3).shuffle(5);
@@ -329,7 +329,7 @@ impl<'a> DataLoader<'a> {
 /// does not build the skipped batches.
 ///
 /// ```
-/// use kindling_data::{DataLoader, MnistSplit};
+/// use kindling::data::{DataLoader, MnistSplit};
 ///
 /// let split = MnistSplit { images: vec![0; 7], labels: vec![0; 7], rows: 1, cols: 1 };
 /// let mut batches = DataLoader::new(&split, 2).epoch(0);

@@ -55,19 +55,19 @@ const KNOWN_FILES: [&KnownFile; 4] = [&TRAIN_IMAGES, &TRAIN_LABELS, &TEST_IMAGES
 /// looks for the files.
 ///
 /// ```
-/// assert_eq!(kindling_data::mnist::MNIST_DIR_ENV, "KINDLING_MNIST_DIR");
+/// assert_eq!(kindling::data::mnist::MNIST_DIR_ENV, "KINDLING_MNIST_DIR");
 /// ```
 pub const MNIST_DIR_ENV: &str = "KINDLING_MNIST_DIR";
 
 /// The whole MNIST dataset: the training split and the test split.
 ///
 /// ```no_run
-/// use kindling_data::Mnist;
+/// use kindling::data::Mnist;
 ///
 /// let mnist = Mnist::load(Mnist::default_dir())?;
 /// assert_eq!(mnist.train.len(), 60_000);
 /// assert_eq!(mnist.test.len(), 10_000);
-/// # Ok::<(), kindling_data::DataError>(())
+/// # Ok::<(), kindling::data::DataError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mnist {
@@ -86,7 +86,7 @@ pub struct Mnist {
 /// converts and normalises them one batch at a time.
 ///
 /// ```
-/// use kindling_data::MnistSplit;
+/// use kindling::data::MnistSplit;
 ///
 /// // Two 2 x 2 images by hand.
 /// let split = MnistSplit { images: vec![0, 255, 0, 255, 9, 9, 9, 9], labels: vec![1, 7], rows: 2, cols: 2 };
@@ -114,14 +114,14 @@ impl MnistSplit {
     /// in the same format (Fashion-MNIST, say) before loading it here.
     ///
     /// ```no_run
-    /// use kindling_data::MnistSplit;
+    /// use kindling::data::MnistSplit;
     ///
     /// let test = MnistSplit::from_files(
     ///     "datasets/mnist/t10k-images-idx3-ubyte.gz",
     ///     "datasets/mnist/t10k-labels-idx1-ubyte.gz",
     /// )?;
     /// assert_eq!((test.len(), test.rows, test.cols), (10_000, 28, 28));
-    /// # Ok::<(), kindling_data::DataError>(())
+    /// # Ok::<(), kindling::data::DataError>(())
     /// ```
     ///
     /// # Errors
@@ -159,7 +159,7 @@ impl MnistSplit {
     /// The number of samples.
     ///
     /// ```
-    /// use kindling_data::MnistSplit;
+    /// use kindling::data::MnistSplit;
     ///
     /// let split = MnistSplit { images: vec![0; 3 * 4], labels: vec![0, 1, 2], rows: 2, cols: 2 };
     /// assert_eq!(split.len(), 3);
@@ -171,7 +171,7 @@ impl MnistSplit {
     /// Whether the split holds no samples.
     ///
     /// ```
-    /// use kindling_data::MnistSplit;
+    /// use kindling::data::MnistSplit;
     ///
     /// let empty = MnistSplit { images: vec![], labels: vec![], rows: 28, cols: 28 };
     /// assert!(empty.is_empty());
@@ -183,7 +183,7 @@ impl MnistSplit {
     /// The pixels of image `i`, `rows * cols` bytes row by row.
     ///
     /// ```
-    /// use kindling_data::MnistSplit;
+    /// use kindling::data::MnistSplit;
     ///
     /// let split = MnistSplit { images: vec![1, 2, 3, 4, 5, 6], labels: vec![0, 0, 0], rows: 1, cols: 2 };
     /// assert_eq!(split.image(2), &[5, 6]);
@@ -208,11 +208,11 @@ impl Mnist {
     /// [`MnistSplit::from_files`]).
     ///
     /// ```no_run
-    /// use kindling_data::Mnist;
+    /// use kindling::data::Mnist;
     ///
     /// let mnist = Mnist::load("datasets/mnist")?;
     /// assert_eq!(mnist.train.labels[0], 5);
-    /// # Ok::<(), kindling_data::DataError>(())
+    /// # Ok::<(), kindling::data::DataError>(())
     /// ```
     ///
     /// # Errors
@@ -250,7 +250,7 @@ impl Mnist {
     /// built it).
     ///
     /// ```
-    /// use kindling_data::Mnist;
+    /// use kindling::data::Mnist;
     ///
     /// let dir = Mnist::default_dir();
     /// assert!(dir.ends_with("datasets/mnist") || std::env::var_os("KINDLING_MNIST_DIR").is_some());

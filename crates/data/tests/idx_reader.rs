@@ -408,3 +408,29 @@ fn error_messages_carry_the_numbers() {
         "{text}"
     );
 }
+
+/// Writes the seed corpus of the `idx` fuzz target (fuzz/seeds/idx): small label and image
+/// files, raw and gzip-compressed, and the first three images of the shipped test set, so
+/// the fuzzer starts from valid structure. Run by hand:
+/// `cargo test -p kindling-data --test idx_reader -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/idx");
+    std::fs::create_dir_all(&out).unwrap();
+    let labels = labels_file(&[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    let images = images_file(3, 4, 4);
+    let shipped = common::gunzip(
+        &std::fs::read(common::shipped_dir().join("t10k-images-idx3-ubyte.gz")).unwrap(),
+    );
+    let mnist3 = idx_bytes(IMAGES_MAGIC, &[3, 28, 28], &shipped[16..16 + 3 * 28 * 28]);
+    for (name, bytes) in [
+        ("labels.idx1", labels.clone()),
+        ("labels.idx1.gz", gzip(&labels)),
+        ("images.idx3", images.clone()),
+        ("images.idx3.gz", gzip(&images)),
+        ("mnist3.idx3.gz", gzip(&mnist3)),
+    ] {
+        std::fs::write(out.join(name), bytes).unwrap();
+    }
+}

@@ -10,7 +10,7 @@
 use kindling_core::Tensor;
 
 use crate::state::{check_params, require, AdamHparams, Hyperparameters, OptimError};
-use crate::state::{OptimizerKind, OptimizerState, ParamState};
+use crate::state::{OptimizerKind, OptimizerState, ParamState, MAX_COUNTER};
 use crate::{check_param_list, widen, Optimizer};
 
 /// Adam's state for one parameter, created at that parameter's first step with a gradient.
@@ -86,7 +86,9 @@ impl AdamCore {
                 exp_avg_sq: vec![0.0; n],
                 max_exp_avg_sq: None,
             });
-            st.step += 1;
+            // Saturating: a loaded count is at most MAX_COUNTER, far from the end, but a
+            // counter that cannot wrap needs no proof.
+            st.step = st.step.saturating_add(1);
             let mut theta = p.data_mut();
 
             if hp.weight_decay != 0.0 {
@@ -141,8 +143,8 @@ impl AdamCore {
 
     fn step(&mut self) {
         // AVX2 and FMA where the CPU has them: `mul_add` is then one instruction, not a
-        // library call (see `kindling_core::vectorized`).
-        kindling_core::vectorized(
+        // library call (see `kindling::kernels::vectorized`).
+        kindling_core::kernels::vectorized(
             #[inline(always)]
             || self.update(),
         )
@@ -170,19 +172,23 @@ impl AdamCore {
                 .zip(&self.moments)
                 .map(|(p, st)| match st {
                     None => ParamState::empty(p.shape()),
-                    Some(st) => ParamState {
-                        step: Some(st.step),
-                        exp_avg: Some(st.exp_avg.clone()),
-                        exp_avg_sq: Some(st.exp_avg_sq.clone()),
-                        max_exp_avg_sq: st.max_exp_avg_sq.clone(),
-                        ..ParamState::empty(p.shape())
-                    },
+                    Some(st) => {
+                        let mut state = ParamState::empty(p.shape())
+                            .with_buffer(ParamState::EXP_AVG, st.exp_avg.clone())
+                            .with_buffer(ParamState::EXP_AVG_SQ, st.exp_avg_sq.clone());
+                        if let Some(max) = &st.max_exp_avg_sq {
+                            state = state.with_buffer(ParamState::MAX_EXP_AVG_SQ, max.clone());
+                        }
+                        state.step = Some(st.step);
+                        state
+                    }
                 })
                 .collect(),
         }
     }
 
-    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
+    /// Checks everything `load_state_dict` needs, and returns the hyperparameters.
+    fn checked<'s>(&self, state: &'s OptimizerState) -> Result<&'s AdamHparams, OptimError> {
         if state.kind != self.kind {
             return Err(OptimError::WrongKind {
                 expected: self.kind.to_string(),
@@ -199,48 +205,73 @@ impl AdamCore {
         };
         validate(self.kind, hp)?;
         check_params(&self.params, state)?;
-        let mut moments = Vec::with_capacity(state.params.len());
         for (i, st) in state.params.iter().enumerate() {
-            moments.push(moments_from_state(i, st, hp.amsgrad)?);
+            check_param_state(i, st)?;
         }
+        Ok(hp)
+    }
+
+    fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
+        let hp = self.checked(state)?;
         self.hp = hp.clone();
-        self.moments = moments;
+        self.moments = state.params.iter().map(moments_of).collect();
         Ok(())
     }
 }
 
-/// Rebuilds one parameter's moments, checking that the buffers present are exactly those
-/// Adam keeps: all of `step`, `exp_avg`, `exp_avg_sq` (plus `max_exp_avg_sq` with
-/// AMSGrad), or none of them.
-fn moments_from_state(
-    param: usize,
-    st: &ParamState,
-    amsgrad: bool,
-) -> Result<Option<Moments>, OptimError> {
+/// A checked parameter state's moments: `None` when it has none (no step yet).
+fn moments_of(st: &ParamState) -> Option<Moments> {
+    Some(Moments {
+        step: st.step?,
+        exp_avg: st.buffer(ParamState::EXP_AVG)?.to_vec(),
+        exp_avg_sq: st.buffer(ParamState::EXP_AVG_SQ)?.to_vec(),
+        max_exp_avg_sq: st.buffer(ParamState::MAX_EXP_AVG_SQ).map(<[f32]>::to_vec),
+    })
+}
+
+/// Checks one parameter's state: the buffers present are exactly those Adam keeps, all
+/// of `step`, `exp_avg`, `exp_avg_sq` (plus, optionally, `max_exp_avg_sq`), or none of
+/// them, and the step count is one a run can reach.
+fn check_param_state(param: usize, st: &ParamState) -> Result<(), OptimError> {
     let bad = |reason: String| Err(OptimError::BadParamState { param, reason });
-    if st.momentum_buffer.is_some() {
-        return bad("Adam keeps no momentum_buffer, but the state has one".into());
+    const KEPT: [&str; 3] = [
+        ParamState::EXP_AVG,
+        ParamState::EXP_AVG_SQ,
+        ParamState::MAX_EXP_AVG_SQ,
+    ];
+    if let Some(name) = st
+        .buffers
+        .keys()
+        .find(|name| !KEPT.contains(&name.as_str()))
+    {
+        return bad(format!(
+            "Adam keeps no {}, but the state has one",
+            name.escape_debug()
+        ));
     }
-    match (&st.step, &st.exp_avg, &st.exp_avg_sq) {
+    let max_exp_avg_sq = st.buffer(ParamState::MAX_EXP_AVG_SQ);
+    match (
+        st.step,
+        st.buffer(ParamState::EXP_AVG),
+        st.buffer(ParamState::EXP_AVG_SQ),
+    ) {
         (None, None, None) => {
-            if st.max_exp_avg_sq.is_some() {
+            if max_exp_avg_sq.is_some() {
                 return bad("max_exp_avg_sq is present but step and exp_avg are not".into());
             }
-            Ok(None)
+            Ok(())
         }
-        (Some(step), Some(m), Some(v)) => {
-            if amsgrad != st.max_exp_avg_sq.is_some() {
+        (Some(step), Some(_), Some(_)) => {
+            if step > MAX_COUNTER {
                 return bad(format!(
-                    "amsgrad is {amsgrad} but max_exp_avg_sq is {}",
-                    if amsgrad { "missing" } else { "present" }
+                    "step is {step}, beyond the largest count a state may hold \
+                     (2^53 = {MAX_COUNTER})"
                 ));
             }
-            Ok(Some(Moments {
-                step: *step,
-                exp_avg: m.clone(),
-                exp_avg_sq: v.clone(),
-                max_exp_avg_sq: st.max_exp_avg_sq.clone(),
-            }))
+            // max_exp_avg_sq may be there or not whatever `amsgrad` says now: switched on
+            // after some steps, AMSGrad starts its maximum at the next step (from zeros,
+            // which is what a missing one means); switched off, the maximum stays unused.
+            Ok(())
         }
         (step, m, v) => bad(format!(
             "step, exp_avg and exp_avg_sq must be all present or all absent, \
@@ -319,7 +350,7 @@ macro_rules! adam_api {
             ///
             /// ```
             #[doc = concat!("use kindling_optim::", stringify!($name), ";")]
-            /// use kindling_core::Tensor;
+            /// use kindling::Tensor;
             #[doc = concat!("let opt = ", stringify!($name), "::new(vec![Tensor::zeros(&[1])], 1e-3).betas(0.8, 0.95);")]
             /// assert_eq!(opt.hparams().betas, [0.8, 0.95]);
             /// ```
@@ -338,7 +369,7 @@ macro_rules! adam_api {
             ///
             /// ```
             #[doc = concat!("use kindling_optim::", stringify!($name), ";")]
-            /// use kindling_core::Tensor;
+            /// use kindling::Tensor;
             #[doc = concat!("let opt = ", stringify!($name), "::new(vec![Tensor::zeros(&[1])], 1e-3).eps(1e-6);")]
             /// assert_eq!(opt.hparams().eps, 1e-6);
             /// ```
@@ -355,7 +386,7 @@ macro_rules! adam_api {
             ///
             /// ```
             #[doc = concat!("use kindling_optim::", stringify!($name), ";")]
-            /// use kindling_core::Tensor;
+            /// use kindling::Tensor;
             #[doc = concat!("let opt = ", stringify!($name), "::new(vec![Tensor::zeros(&[1])], 1e-3).weight_decay(0.05);")]
             /// assert_eq!(opt.hparams().weight_decay, 0.05);
             /// ```
@@ -370,7 +401,7 @@ macro_rules! adam_api {
             ///
             /// ```
             #[doc = concat!("use kindling_optim::", stringify!($name), ";")]
-            /// use kindling_core::Tensor;
+            /// use kindling::Tensor;
             #[doc = concat!("let opt = ", stringify!($name), "::new(vec![Tensor::zeros(&[1])], 1e-3).amsgrad(true);")]
             /// assert!(opt.hparams().amsgrad);
             /// ```
@@ -383,7 +414,7 @@ macro_rules! adam_api {
             ///
             /// ```
             #[doc = concat!("use kindling_optim::", stringify!($name), ";")]
-            /// use kindling_core::Tensor;
+            /// use kindling::Tensor;
             #[doc = concat!("let opt = ", stringify!($name), "::new(vec![Tensor::zeros(&[1])], 1e-3);")]
             /// assert_eq!(opt.hparams().lr, 0.001_f64);
             /// ```
@@ -395,7 +426,7 @@ macro_rules! adam_api {
             ///
             /// ```
             #[doc = concat!("use kindling_optim::", stringify!($name), ";")]
-            /// use kindling_core::Tensor;
+            /// use kindling::Tensor;
             /// let p = Tensor::zeros(&[2]);
             #[doc = concat!("let opt = ", stringify!($name), "::new(vec![p.clone()], 1e-3);")]
             /// assert_eq!(opt.params()[0].id(), p.id());
@@ -423,6 +454,9 @@ macro_rules! adam_api {
             }
             fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
                 self.0.load_state_dict(state)
+            }
+            fn check_state_dict(&self, state: &OptimizerState) -> Result<(), OptimError> {
+                self.0.checked(state).map(|_| ())
             }
         }
     };
@@ -452,8 +486,8 @@ macro_rules! adam_api {
 /// list or a non-leaf parameter.
 ///
 /// ```
-/// use kindling_core::Tensor;
-/// use kindling_optim::{Adam, Optimizer};
+/// use kindling::Tensor;
+/// use kindling::optim::{Adam, Optimizer};
 ///
 /// let p = Tensor::from_vec(vec![1.0], &[1]).requires_grad(true);
 /// let mut opt = Adam::new(vec![p.clone()], 0.1);
@@ -473,8 +507,8 @@ impl Adam {
     /// If `lr` is negative or NaN, `params` is empty, or a parameter is not a leaf.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{Adam, Optimizer};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{Adam, Optimizer};
     /// let opt = Adam::new(vec![Tensor::zeros(&[3]).requires_grad(true)], 1e-3);
     /// assert_eq!(opt.lr(), 1e-3);
     /// assert_eq!(opt.hparams().weight_decay, 0.0);
@@ -504,8 +538,8 @@ adam_api!(Adam);
 /// Skipping and panics are as for [`Adam`].
 ///
 /// ```
-/// use kindling_core::Tensor;
-/// use kindling_optim::{AdamW, Optimizer};
+/// use kindling::Tensor;
+/// use kindling::optim::{AdamW, Optimizer};
 ///
 /// let p = Tensor::from_vec(vec![1.0], &[1]).requires_grad(true);
 /// let mut opt = AdamW::new(vec![p.clone()], 0.1).weight_decay(0.5);
@@ -525,8 +559,8 @@ impl AdamW {
     /// If `lr` is negative or NaN, `params` is empty, or a parameter is not a leaf.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{AdamW, Optimizer};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{AdamW, Optimizer};
     /// let opt = AdamW::new(vec![Tensor::zeros(&[3]).requires_grad(true)], 1e-3);
     /// assert_eq!(opt.lr(), 1e-3);
     /// assert_eq!(opt.hparams().weight_decay, 0.01);

@@ -26,8 +26,8 @@
 //! - [`Optimizer::zero_grad`] sets every gradient to `None` (PyTorch's `set_to_none=True`).
 //!
 //! ```
-//! use kindling_core::Tensor;
-//! use kindling_optim::{Optimizer, Sgd};
+//! use kindling::Tensor;
+//! use kindling::optim::{Optimizer, Sgd};
 //!
 //! // Minimise (w - 3)² from w = 0.
 //! let w = Tensor::from_vec(vec![0.0], &[1]).requires_grad(true);
@@ -41,6 +41,8 @@
 //! assert!((w.item() - 3.0).abs() < 1e-4);
 //! ```
 
+#![warn(missing_docs)]
+
 mod adam;
 mod scheduler;
 mod sgd;
@@ -51,7 +53,7 @@ pub use scheduler::{CosineAnnealingLr, LinearLr, LrScheduler, StepLr};
 pub use sgd::Sgd;
 pub use state::{
     AdamHparams, Hyperparameters, OptimError, OptimizerKind, OptimizerState, ParamState, Schedule,
-    SchedulerState, SgdHparams,
+    SchedulerState, SgdHparams, MAX_COUNTER,
 };
 
 use kindling_core::Tensor;
@@ -62,8 +64,8 @@ use kindling_core::Tensor;
 /// The trait is object safe, so schedulers take `&mut dyn Optimizer`.
 ///
 /// ```
-/// use kindling_core::Tensor;
-/// use kindling_optim::{Adam, Optimizer, Sgd};
+/// use kindling::Tensor;
+/// use kindling::optim::{Adam, Optimizer, Sgd};
 ///
 /// let p = Tensor::zeros(&[2]).requires_grad(true);
 /// let opts: Vec<Box<dyn Optimizer>> = vec![
@@ -78,8 +80,8 @@ pub trait Optimizer {
     /// values). Parameters whose gradient is `None` are skipped entirely.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{Optimizer, Sgd};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{Optimizer, Sgd};
     /// let p = Tensor::from_vec(vec![1.0], &[1]).requires_grad(true);
     /// let mut opt = Sgd::new(vec![p.clone()], 0.5);
     /// p.set_grad(Some(Tensor::from_vec(vec![2.0], &[1])));
@@ -93,8 +95,8 @@ pub trait Optimizer {
     /// changes nothing.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{Optimizer, Sgd};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{Optimizer, Sgd};
     /// let p = Tensor::zeros(&[2]).requires_grad(true);
     /// p.set_grad(Some(Tensor::ones(&[2])));
     /// let mut opt = Sgd::new(vec![p.clone()], 0.1);
@@ -106,8 +108,8 @@ pub trait Optimizer {
     /// The current learning rate, rounded to `f32` (schedulers keep the `f64`).
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{Adam, Optimizer};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{Adam, Optimizer};
     /// assert_eq!(Adam::new(vec![Tensor::zeros(&[1])], 3e-4).lr(), 3e-4);
     /// ```
     fn lr(&self) -> f32;
@@ -118,8 +120,8 @@ pub trait Optimizer {
     /// If `lr` is negative or NaN.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{Optimizer, Sgd};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{Optimizer, Sgd};
     /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
     /// opt.set_lr(0.01);
     /// assert_eq!(opt.lr(), 0.01);
@@ -129,8 +131,8 @@ pub trait Optimizer {
     /// Exports the kind, the hyperparameters and the per-parameter state, as plain data.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{Adam, Optimizer, OptimizerKind};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{Adam, Optimizer, OptimizerKind};
     /// let p = Tensor::zeros(&[2]).requires_grad(true);
     /// let mut opt = Adam::new(vec![p.clone()], 1e-3);
     /// p.set_grad(Some(Tensor::ones(&[2])));
@@ -146,12 +148,13 @@ pub trait Optimizer {
     /// are not part of the state: restore them separately.
     ///
     /// # Errors
-    /// If the kind, the parameter count or a shape differs, a buffer has the wrong length
-    /// or is missing, or a hyperparameter is out of range. Nothing is changed then.
+    /// If the kind, the parameter count or a shape differs, a buffer has the wrong length,
+    /// is missing or is not one this optimizer keeps, a step count is above
+    /// [`MAX_COUNTER`], or a hyperparameter is out of range. Nothing is changed then.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{Optimizer, Sgd};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{Optimizer, Sgd};
     /// let saved = Sgd::new(vec![Tensor::zeros(&[2])], 0.05).momentum(0.9).state_dict();
     /// let mut opt = Sgd::new(vec![Tensor::zeros(&[2])], 0.1);
     /// opt.load_state_dict(&saved).unwrap();
@@ -161,6 +164,27 @@ pub trait Optimizer {
     /// assert_eq!(wrong.lr(), 0.1);
     /// ```
     fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError>;
+
+    /// Checks `state` as [`load_state_dict`](Optimizer::load_state_dict) would, and
+    /// changes nothing. `Ok` is a promise: `load_state_dict` with the same state then
+    /// succeeds. Whoever restores several objects at once (a training checkpoint: model,
+    /// optimizer, scheduler) checks every part first, and so never has a half-done
+    /// restore to undo.
+    ///
+    /// # Errors
+    /// Those of `load_state_dict`.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// use kindling::optim::{Adam, Optimizer, Sgd};
+    /// let state = Adam::new(vec![Tensor::zeros(&[2])], 1e-3).state_dict();
+    /// let sgd = Sgd::new(vec![Tensor::zeros(&[2])], 0.1);
+    /// assert!(sgd.check_state_dict(&state).is_err());
+    /// let adam = Adam::new(vec![Tensor::zeros(&[2])], 0.5);
+    /// assert!(adam.check_state_dict(&state).is_ok());
+    /// assert_eq!(adam.lr(), 0.5); // checked, not loaded
+    /// ```
+    fn check_state_dict(&self, state: &OptimizerState) -> Result<(), OptimError>;
 }
 
 /// Widens an `f32` hyperparameter to the `f64` a Python user would have written: through

@@ -6,7 +6,7 @@
 //! last bits (PyTorch's cosine ends a period at `0.10000000000000044`, not `0.1`), so this
 //! file repeats the recursion, on an `f64` lr kept here: the optimizer only holds an `f32`.
 
-use crate::state::{require, OptimError, Schedule, SchedulerState};
+use crate::state::{require, OptimError, Schedule, SchedulerState, MAX_COUNTER};
 use crate::{widen, Optimizer};
 
 /// A learning-rate schedule: a function of the epoch that sets an optimizer's lr.
@@ -17,8 +17,8 @@ use crate::{widen, Optimizer};
 /// end of every epoch, after the optimizer's steps.
 ///
 /// ```
-/// use kindling_core::Tensor;
-/// use kindling_optim::{LinearLr, LrScheduler, Optimizer, Sgd};
+/// use kindling::Tensor;
+/// use kindling::optim::{LinearLr, LrScheduler, Optimizer, Sgd};
 ///
 /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1]).requires_grad(true)], 0.1);
 /// let mut warmup = LinearLr::new(0.5, 1.0, 2);
@@ -38,8 +38,8 @@ pub trait LrScheduler {
     /// After [`load_state_dict`](LrScheduler::load_state_dict), do not call it.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{LinearLr, LrScheduler, Optimizer, Sgd};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{LinearLr, LrScheduler, Optimizer, Sgd};
     /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
     /// let mut sched = LinearLr::new(0.25, 1.0, 4);
     /// sched.attach(&mut opt);
@@ -59,8 +59,8 @@ pub trait LrScheduler {
     /// If the scheduler was neither attached nor loaded from a state.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{LrScheduler, Optimizer, Sgd, StepLr};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{LrScheduler, Optimizer, Sgd, StepLr};
     /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
     /// let mut sched = StepLr::new(2, 0.5);
     /// sched.attach(&mut opt);
@@ -77,8 +77,8 @@ pub trait LrScheduler {
     /// If the scheduler was neither attached nor loaded from a state.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{LrScheduler, Sgd, StepLr};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{LrScheduler, Sgd, StepLr};
     /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
     /// let mut sched = StepLr::new(1, 0.1);
     /// sched.attach(&mut opt);
@@ -91,8 +91,8 @@ pub trait LrScheduler {
     /// [`attach`](LrScheduler::attach) (PyTorch's `last_epoch`); 0 before attaching.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{CosineAnnealingLr, LrScheduler, Sgd};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{CosineAnnealingLr, LrScheduler, Sgd};
     /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
     /// let mut sched = CosineAnnealingLr::new(10, 0.0);
     /// sched.attach(&mut opt);
@@ -104,8 +104,8 @@ pub trait LrScheduler {
     /// Exports the schedule's arguments, the epoch counter, the base lr and the last lr.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{LrScheduler, Sgd, StepLr};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{LrScheduler, Sgd, StepLr};
     /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
     /// let mut sched = StepLr::new(3, 0.1);
     /// sched.attach(&mut opt);
@@ -119,12 +119,14 @@ pub trait LrScheduler {
     /// next [`step`](LrScheduler::step) continues the schedule.
     ///
     /// # Errors
-    /// If the state is another schedule's, an argument is out of range, or the counters do
-    /// not fit together. Nothing is changed then.
+    /// If the state is another schedule's, an argument is out of range, a learning rate is
+    /// negative or not finite, `last_epoch` is above [`MAX_COUNTER`](crate::MAX_COUNTER),
+    /// the counters do not fit together, or the next step would give an lr that is
+    /// negative or not finite. Nothing is changed then.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{LrScheduler, Optimizer, Sgd, StepLr};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{LrScheduler, Optimizer, Sgd, StepLr};
     /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
     /// let mut sched = StepLr::new(2, 0.5);
     /// sched.attach(&mut opt);
@@ -137,6 +139,21 @@ pub trait LrScheduler {
     /// assert_eq!((resumed.last_epoch(), opt.lr()), (2, 0.05));
     /// ```
     fn load_state_dict(&mut self, state: &SchedulerState) -> Result<(), OptimError>;
+
+    /// Checks `state` as [`load_state_dict`](LrScheduler::load_state_dict) would, and
+    /// changes nothing. `Ok` is a promise: `load_state_dict` with the same state then
+    /// succeeds (see [`Optimizer::check_state_dict`] for why restores need it).
+    ///
+    /// # Errors
+    /// Those of `load_state_dict`.
+    ///
+    /// ```
+    /// use kindling::optim::{CosineAnnealingLr, LrScheduler, StepLr};
+    /// let state = StepLr::new(2, 0.5).state_dict();
+    /// assert!(CosineAnnealingLr::new(10, 0.0).check_state_dict(&state).is_err());
+    /// assert!(StepLr::new(5, 0.1).check_state_dict(&state).is_ok());
+    /// ```
+    fn check_state_dict(&self, state: &SchedulerState) -> Result<(), OptimError>;
 }
 
 /// Where a schedule is: present once attached (or loaded).
@@ -145,6 +162,12 @@ struct Progress {
     base_lr: f64,
     last_lr: f64,
     last_epoch: usize,
+}
+
+const FINITE: &str = "must be a finite number >= 0";
+
+fn finite_non_negative(x: f64) -> bool {
+    x.is_finite() && x >= 0.0
 }
 
 const NOT_ATTACHED: &str =
@@ -176,7 +199,9 @@ macro_rules! lr_scheduler_impl {
                 } else {
                     widen(seen)
                 };
-                let epoch = progress.last_epoch + 1;
+                // A loaded counter is at most MAX_COUNTER; saturating all the same, so
+                // that no state can make this step overflow.
+                let epoch = progress.last_epoch.saturating_add(1);
                 let lr = self.lr_at(epoch, previous, progress.base_lr);
                 opt.set_lr(lr as f32);
                 self.progress = Some(Progress {
@@ -207,6 +232,19 @@ macro_rules! lr_scheduler_impl {
             }
 
             fn load_state_dict(&mut self, state: &SchedulerState) -> Result<(), OptimError> {
+                *self = self.restored(state)?;
+                Ok(())
+            }
+
+            fn check_state_dict(&self, state: &SchedulerState) -> Result<(), OptimError> {
+                self.restored(state).map(|_| ())
+            }
+        }
+
+        impl $name {
+            /// The scheduler `state` describes, checked in full: the same schedule, valid
+            /// arguments and counters, and a next step that gives a usable lr.
+            fn restored(&self, state: &SchedulerState) -> Result<$name, OptimError> {
                 let mine = self.schedule();
                 if std::mem::discriminant(&mine) != std::mem::discriminant(&state.schedule) {
                     return Err(OptimError::WrongKind {
@@ -214,23 +252,51 @@ macro_rules! lr_scheduler_impl {
                         found: state.schedule.name().into(),
                     });
                 }
-                let restored = $name::from_schedule(&state.schedule)?;
-                let progress = progress_from_state(state)?;
-                *self = restored;
-                self.progress = progress;
-                Ok(())
+                let mut restored = $name::from_schedule(&state.schedule)?;
+                restored.progress = progress_from_state(stringify!($name), state)?;
+                if let Some(p) = restored.progress {
+                    // Valid values can still contradict each other (a last lr far below
+                    // eta_min); the next step would then hand the optimizer a negative or
+                    // NaN lr, which `set_lr` refuses with a panic.
+                    let next = restored.lr_at(p.last_epoch + 1, p.last_lr, p.base_lr);
+                    if !(next.is_finite() && next >= 0.0) {
+                        return Err(OptimError::InconsistentState {
+                            reason: format!(
+                                "the next step's lr would be {next} (from base_lr {}, last_lr \
+                                 {} at epoch {}); the values do not fit the schedule",
+                                p.base_lr, p.last_lr, p.last_epoch
+                            ),
+                        });
+                    }
+                }
+                Ok(restored)
             }
         }
     };
 }
 
-fn progress_from_state(state: &SchedulerState) -> Result<Option<Progress>, OptimError> {
+fn progress_from_state(
+    owner: &'static str,
+    state: &SchedulerState,
+) -> Result<Option<Progress>, OptimError> {
+    require(
+        state.last_epoch as u64 <= MAX_COUNTER,
+        owner,
+        "last_epoch",
+        state.last_epoch,
+        "must be at most 2^53 = 9007199254740992",
+    )?;
     match (state.base_lr, state.last_lr) {
-        (Some(base_lr), Some(last_lr)) => Ok(Some(Progress {
-            base_lr,
-            last_lr,
-            last_epoch: state.last_epoch,
-        })),
+        (Some(base_lr), Some(last_lr)) => {
+            for (name, lr) in [("base_lr", base_lr), ("last_lr", last_lr)] {
+                require(finite_non_negative(lr), owner, name, lr, FINITE)?;
+            }
+            Ok(Some(Progress {
+                base_lr,
+                last_lr,
+                last_epoch: state.last_epoch,
+            }))
+        }
         (None, None) if state.last_epoch == 0 => Ok(None),
         (None, None) => Err(OptimError::InconsistentState {
             reason: format!(
@@ -255,8 +321,8 @@ fn progress_from_state(state: &SchedulerState) -> Result<Option<Progress>, Optim
 /// ```
 ///
 /// ```
-/// use kindling_core::Tensor;
-/// use kindling_optim::{LrScheduler, Optimizer, Sgd, StepLr};
+/// use kindling::Tensor;
+/// use kindling::optim::{LrScheduler, Optimizer, Sgd, StepLr};
 /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
 /// let mut sched = StepLr::new(2, 0.5);
 /// sched.attach(&mut opt);
@@ -278,10 +344,10 @@ impl StepLr {
     /// Decay by `gamma` every `step_size` epochs.
     ///
     /// # Panics
-    /// If `step_size` is 0 or `gamma` is negative or NaN.
+    /// If `step_size` is 0 or `gamma` is negative, infinite or NaN.
     ///
     /// ```
-    /// use kindling_optim::{LrScheduler, StepLr};
+    /// use kindling::optim::{LrScheduler, StepLr};
     /// let sched = StepLr::new(30, 0.1);
     /// assert_eq!(sched.last_epoch(), 0);
     /// ```
@@ -301,7 +367,7 @@ impl StepLr {
             step_size,
             "must be >= 1",
         )?;
-        require(gamma >= 0.0, "StepLr", "gamma", gamma, "must be >= 0")?;
+        require(finite_non_negative(gamma), "StepLr", "gamma", gamma, FINITE)?;
         Ok(StepLr {
             step_size,
             gamma,
@@ -344,8 +410,8 @@ lr_scheduler_impl!(StepLr);
 /// ```
 ///
 /// ```
-/// use kindling_core::Tensor;
-/// use kindling_optim::{CosineAnnealingLr, LrScheduler, Sgd};
+/// use kindling::Tensor;
+/// use kindling::optim::{CosineAnnealingLr, LrScheduler, Sgd};
 /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
 /// let mut sched = CosineAnnealingLr::new(2, 0.0);
 /// sched.attach(&mut opt);
@@ -365,10 +431,10 @@ impl CosineAnnealingLr {
     /// Anneal to `eta_min` over `t_max` epochs.
     ///
     /// # Panics
-    /// If `t_max` is 0 or `eta_min` is negative or NaN.
+    /// If `t_max` is 0 or `eta_min` is negative, infinite or NaN.
     ///
     /// ```
-    /// use kindling_optim::{CosineAnnealingLr, LrScheduler};
+    /// use kindling::optim::{CosineAnnealingLr, LrScheduler};
     /// let sched = CosineAnnealingLr::new(100, 1e-5);
     /// assert_eq!(sched.last_epoch(), 0);
     /// ```
@@ -383,7 +449,13 @@ impl CosineAnnealingLr {
         };
         let owner = "CosineAnnealingLr";
         require(t_max > 0, owner, "t_max", t_max, "must be >= 1")?;
-        require(eta_min >= 0.0, owner, "eta_min", eta_min, "must be >= 0")?;
+        require(
+            finite_non_negative(eta_min),
+            owner,
+            "eta_min",
+            eta_min,
+            FINITE,
+        )?;
         Ok(CosineAnnealingLr {
             t_max,
             eta_min,
@@ -439,8 +511,8 @@ lr_scheduler_impl!(CosineAnnealingLr);
 /// ```
 ///
 /// ```
-/// use kindling_core::Tensor;
-/// use kindling_optim::{LinearLr, LrScheduler, Optimizer, Sgd};
+/// use kindling::Tensor;
+/// use kindling::optim::{LinearLr, LrScheduler, Optimizer, Sgd};
 /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
 /// let mut warmup = LinearLr::new(0.1, 1.0, 5);
 /// warmup.attach(&mut opt);
@@ -465,7 +537,7 @@ impl LinearLr {
     /// As PyTorch: if `start_factor` is not in `(0, 1]` or `end_factor` not in `[0, 1]`.
     ///
     /// ```
-    /// use kindling_optim::{LinearLr, LrScheduler};
+    /// use kindling::optim::{LinearLr, LrScheduler};
     /// let warmup = LinearLr::new(1.0 / 3.0, 1.0, 5);
     /// assert_eq!(warmup.last_epoch(), 0);
     /// ```

@@ -34,8 +34,8 @@ use crate::{check_param_list, widen, Optimizer};
 /// there, so that the builders can be called in any order).
 ///
 /// ```
-/// use kindling_core::Tensor;
-/// use kindling_optim::{Optimizer, Sgd};
+/// use kindling::Tensor;
+/// use kindling::optim::{Optimizer, Sgd};
 ///
 /// let p = Tensor::from_vec(vec![1.0], &[1]).requires_grad(true);
 /// let mut opt = Sgd::new(vec![p.clone()], 0.1).momentum(0.9);
@@ -63,8 +63,8 @@ impl Sgd {
     /// If `lr` is negative or NaN, `params` is empty, or a parameter is not a leaf.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::{Optimizer, Sgd};
+    /// use kindling::Tensor;
+    /// use kindling::optim::{Optimizer, Sgd};
     /// let opt = Sgd::new(vec![Tensor::zeros(&[3]).requires_grad(true)], 0.1);
     /// assert_eq!(opt.lr(), 0.1);
     /// ```
@@ -92,8 +92,8 @@ impl Sgd {
     /// If `momentum` is negative or NaN.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::Sgd;
+    /// use kindling::Tensor;
+    /// use kindling::optim::Sgd;
     /// let opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1).momentum(0.9);
     /// assert_eq!(opt.hparams().momentum, 0.9);
     /// ```
@@ -107,8 +107,8 @@ impl Sgd {
     /// weight `1 − τ`, from the second step on.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::Sgd;
+    /// use kindling::Tensor;
+    /// use kindling::optim::Sgd;
     /// let opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1).momentum(0.9).dampening(0.1);
     /// assert_eq!(opt.hparams().dampening, 0.1);
     /// ```
@@ -125,8 +125,8 @@ impl Sgd {
     /// If `weight_decay` is negative or NaN.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::Sgd;
+    /// use kindling::Tensor;
+    /// use kindling::optim::Sgd;
     /// let opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1).weight_decay(1e-4);
     /// assert_eq!(opt.hparams().weight_decay, 1e-4);
     /// ```
@@ -140,8 +140,8 @@ impl Sgd {
     /// `step` panics otherwise.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::Sgd;
+    /// use kindling::Tensor;
+    /// use kindling::optim::Sgd;
     /// let opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1).nesterov(true).momentum(0.9);
     /// assert!(opt.hparams().nesterov);
     /// ```
@@ -153,8 +153,8 @@ impl Sgd {
     /// The hyperparameters, in PyTorch's `f64`.
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::Sgd;
+    /// use kindling::Tensor;
+    /// use kindling::optim::Sgd;
     /// let opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
     /// assert_eq!(opt.hparams().lr, 0.1_f64);
     /// ```
@@ -165,8 +165,8 @@ impl Sgd {
     /// The parameters, in the order given to [`Sgd::new`].
     ///
     /// ```
-    /// use kindling_core::Tensor;
-    /// use kindling_optim::Sgd;
+    /// use kindling::Tensor;
+    /// use kindling::optim::Sgd;
     /// let p = Tensor::zeros(&[2]);
     /// let opt = Sgd::new(vec![p.clone()], 0.1);
     /// assert_eq!(opt.params()[0].id(), p.id());
@@ -230,8 +230,8 @@ impl Sgd {
 impl Optimizer for Sgd {
     fn step(&mut self) {
         // AVX2 and FMA where the CPU has them: `mul_add` is then one instruction, not a
-        // library call (see `kindling_core::vectorized`).
-        kindling_core::vectorized(
+        // library call (see `kindling::kernels::vectorized`).
+        kindling_core::kernels::vectorized(
             #[inline(always)]
             || self.update(),
         )
@@ -261,15 +261,34 @@ impl Optimizer for Sgd {
                 .params
                 .iter()
                 .zip(&self.momentum_buffers)
-                .map(|(p, buf)| ParamState {
-                    momentum_buffer: buf.clone(),
-                    ..ParamState::empty(p.shape())
+                .map(|(p, buf)| match buf {
+                    None => ParamState::empty(p.shape()),
+                    Some(b) => ParamState::empty(p.shape())
+                        .with_buffer(ParamState::MOMENTUM_BUFFER, b.clone()),
                 })
                 .collect(),
         }
     }
 
     fn load_state_dict(&mut self, state: &OptimizerState) -> Result<(), OptimError> {
+        let hp = self.checked(state)?;
+        self.hp = hp.clone();
+        self.momentum_buffers = state
+            .params
+            .iter()
+            .map(|st| st.buffers.get(ParamState::MOMENTUM_BUFFER).cloned())
+            .collect();
+        Ok(())
+    }
+
+    fn check_state_dict(&self, state: &OptimizerState) -> Result<(), OptimError> {
+        self.checked(state).map(|_| ())
+    }
+}
+
+impl Sgd {
+    /// Checks everything `load_state_dict` needs, and returns the hyperparameters.
+    fn checked<'s>(&self, state: &'s OptimizerState) -> Result<&'s SgdHparams, OptimError> {
         if state.kind != OptimizerKind::Sgd {
             return Err(OptimError::WrongKind {
                 expected: OptimizerKind::Sgd.to_string(),
@@ -284,26 +303,23 @@ impl Optimizer for Sgd {
         validate(hp)?;
         check_params(&self.params, state)?;
         for (i, st) in state.params.iter().enumerate() {
-            let foreign = [
-                ("step", st.step.is_some()),
-                ("exp_avg", st.exp_avg.is_some()),
-                ("exp_avg_sq", st.exp_avg_sq.is_some()),
-                ("max_exp_avg_sq", st.max_exp_avg_sq.is_some()),
-            ];
-            if let Some((name, _)) = foreign.iter().find(|(_, present)| *present) {
+            let foreign = st.step.as_ref().map(|_| "step").or_else(|| {
+                st.buffers
+                    .keys()
+                    .map(String::as_str)
+                    .find(|name| *name != ParamState::MOMENTUM_BUFFER)
+            });
+            if let Some(name) = foreign {
                 return Err(OptimError::BadParamState {
                     param: i,
-                    reason: format!("SGD keeps no {name}, but the state has one"),
+                    reason: format!(
+                        "SGD keeps no {}, but the state has one",
+                        name.escape_debug()
+                    ),
                 });
             }
         }
-        self.hp = hp.clone();
-        self.momentum_buffers = state
-            .params
-            .iter()
-            .map(|st| st.momentum_buffer.clone())
-            .collect();
-        Ok(())
+        Ok(hp)
     }
 }
 

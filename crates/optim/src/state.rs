@@ -2,7 +2,9 @@
 //!
 //! A checkpoint must hold everything that makes the next step come out the same: the
 //! hyperparameters, every momentum buffer or Adam moment, and Adam's per-parameter step
-//! counter. These types hold exactly that, as `Vec<f32>` and `f64`, with no tensors and no
+//! counter. Per parameter, the buffers are named as in PyTorch's
+//! `optimizer.state_dict()["state"][i]` ([`ParamState`]), so each optimizer stores only
+//! what it keeps. These types hold exactly that, as `Vec<f32>` and `f64`, with no tensors and no
 //! references to the parameters, so that they serialise with serde and can be checked
 //! field by field before anything is restored. JSON keeps every `f32` and `f64` exactly
 //! if the reader parses exactly: with serde_json, enable its `float_roundtrip` feature
@@ -14,15 +16,29 @@
 //! Loading is all-or-nothing: `load_state_dict` validates the whole state first and only
 //! then overwrites, so an `Err` leaves the optimizer or scheduler exactly as it was.
 
-use std::error::Error;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The largest step or epoch counter a loaded state may hold: 2^53.
+///
+/// Every count up to it is exact as an `f64` (PyTorch keeps Adam's `step` as a float, and
+/// JSON numbers are doubles), no run comes near it (a million steps a second for 285
+/// years), and a loop counting on from it in `u64` or `usize` cannot overflow. A larger
+/// count, such as `u64::MAX` in a crafted file, is refused on load instead of overflowing
+/// at the next step.
+///
+/// ```
+/// assert_eq!(kindling::optim::MAX_COUNTER, 9_007_199_254_740_992);
+/// assert_eq!(kindling::optim::MAX_COUNTER as f64 as u64, kindling::optim::MAX_COUNTER);
+/// ```
+pub const MAX_COUNTER: u64 = 1 << 53;
+
 /// Which optimizer produced an [`OptimizerState`]. Serialised as `"sgd"`, `"adam"`, `"adamw"`.
 ///
 /// ```
-/// use kindling_optim::OptimizerKind;
+/// use kindling::optim::OptimizerKind;
 /// assert_eq!(OptimizerKind::AdamW.as_str(), "adamw");
 /// assert_eq!(serde_json::to_string(&OptimizerKind::Sgd).unwrap(), "\"sgd\"");
 /// ```
@@ -43,7 +59,7 @@ impl OptimizerKind {
     /// The lower-case name used in serialised state: `"sgd"`, `"adam"` or `"adamw"`.
     ///
     /// ```
-    /// use kindling_optim::OptimizerKind;
+    /// use kindling::optim::OptimizerKind;
     /// assert_eq!(OptimizerKind::Adam.as_str(), "adam");
     /// ```
     pub fn as_str(self) -> &'static str {
@@ -64,8 +80,8 @@ impl fmt::Display for OptimizerKind {
 /// SGD's hyperparameters, as PyTorch holds them: `f64` (Python floats).
 ///
 /// ```
-/// use kindling_optim::{Optimizer, Sgd, Hyperparameters};
-/// use kindling_core::Tensor;
+/// use kindling::optim::{Optimizer, Sgd, Hyperparameters};
+/// use kindling::Tensor;
 /// let opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1).momentum(0.9);
 /// let Hyperparameters::Sgd(hp) = opt.state_dict().hparams else { unreachable!() };
 /// assert_eq!((hp.lr, hp.momentum), (0.1, 0.9)); // exactly the decimals written above
@@ -87,8 +103,8 @@ pub struct SgdHparams {
 /// Adam's and AdamW's hyperparameters, as PyTorch holds them: `f64` (Python floats).
 ///
 /// ```
-/// use kindling_optim::{AdamW, Hyperparameters, Optimizer};
-/// use kindling_core::Tensor;
+/// use kindling::optim::{AdamW, Hyperparameters, Optimizer};
+/// use kindling::Tensor;
 /// let opt = AdamW::new(vec![Tensor::zeros(&[1])], 1e-3);
 /// let Hyperparameters::Adam(hp) = opt.state_dict().hparams else { unreachable!() };
 /// assert_eq!(hp.betas, [0.9, 0.999]);
@@ -111,8 +127,8 @@ pub struct AdamHparams {
 /// The hyperparameters in an [`OptimizerState`]; AdamW uses Adam's set.
 ///
 /// ```
-/// use kindling_optim::{Adam, Hyperparameters, Optimizer};
-/// use kindling_core::Tensor;
+/// use kindling::optim::{Adam, Hyperparameters, Optimizer};
+/// use kindling::Tensor;
 /// let opt = Adam::new(vec![Tensor::zeros(&[1])], 1e-3).amsgrad(true);
 /// assert!(matches!(opt.state_dict().hparams, Hyperparameters::Adam(hp) if hp.amsgrad));
 /// ```
@@ -125,57 +141,106 @@ pub enum Hyperparameters {
     Adam(AdamHparams),
 }
 
-/// The state one optimizer keeps for one parameter. Buffers that do not exist (yet) are
-/// `None`: SGD without momentum has none, and nothing exists before the parameter's first
-/// step with a gradient, as in PyTorch, whose `optimizer.state[p]` is filled lazily.
+/// The state one optimizer keeps for one parameter, shaped as PyTorch's
+/// `optimizer.state_dict()["state"][i]`: named buffers, each of the parameter's shape,
+/// plus Adam's step counter.
+///
+/// | optimizer | `step` | buffers |
+/// |---|---|---|
+/// | SGD with momentum | `None` | `momentum_buffer` |
+/// | SGD without momentum | `None` | none |
+/// | Adam, AdamW | `Some(t)` | `exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` once an AMSGrad step ran |
+///
+/// Nothing exists before the parameter's first step with a gradient, as in PyTorch, whose
+/// `optimizer.state[p]` is filled lazily. The step counter is a field of its own rather
+/// than a buffer because it is one count, not a tensor (PyTorch keeps it in a 0-d tensor
+/// only so that compiled and CUDA-graph code can update it in place).
 ///
 /// ```
-/// use kindling_optim::{Optimizer, Sgd};
-/// use kindling_core::Tensor;
+/// use kindling::optim::{Optimizer, ParamState, Sgd};
+/// use kindling::Tensor;
 /// let p = Tensor::zeros(&[2]).requires_grad(true);
 /// let mut opt = Sgd::new(vec![p.clone()], 0.1).momentum(0.9);
-/// assert_eq!(opt.state_dict().params[0].momentum_buffer, None);
+/// assert!(opt.state_dict().params[0].is_empty());
 /// p.set_grad(Some(Tensor::from_vec(vec![1.0, 2.0], &[2])));
 /// opt.step();
 /// let st = &opt.state_dict().params[0];
 /// assert_eq!(st.shape, vec![2]);
-/// assert_eq!(st.momentum_buffer, Some(vec![1.0, 2.0])); // first step: the raw gradient
+/// // First step: the raw gradient.
+/// assert_eq!(st.buffer(ParamState::MOMENTUM_BUFFER), Some(&[1.0, 2.0][..]));
+/// assert_eq!(st.buffers.keys().collect::<Vec<_>>(), ["momentum_buffer"]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParamState {
-    /// The parameter's shape; every buffer below has this shape, stored flat, row-major.
+    /// The parameter's shape; every buffer has this shape, stored flat, row-major.
     pub shape: Vec<usize>,
     /// Adam/AdamW: how many updates this parameter has had (its bias corrections use it).
     /// `None` for SGD and before the first update.
     pub step: Option<u64>,
-    /// SGD: the momentum buffer.
-    pub momentum_buffer: Option<Vec<f32>>,
-    /// Adam/AdamW: the first moment average `m`.
-    pub exp_avg: Option<Vec<f32>>,
-    /// Adam/AdamW: the second moment average `v`.
-    pub exp_avg_sq: Option<Vec<f32>>,
-    /// Adam/AdamW with AMSGrad: the running maximum of `v`.
-    pub max_exp_avg_sq: Option<Vec<f32>>,
+    /// The buffers, by PyTorch's names (the associated constants below). A map in name
+    /// order, so that the encoding of a state is the same every time.
+    pub buffers: BTreeMap<String, Vec<f32>>,
 }
 
 impl ParamState {
-    /// A state with no buffers, for a parameter of this shape.
+    /// SGD's momentum buffer.
+    pub const MOMENTUM_BUFFER: &'static str = "momentum_buffer";
+    /// Adam's first moment average `m`.
+    pub const EXP_AVG: &'static str = "exp_avg";
+    /// Adam's second moment average `v`.
+    pub const EXP_AVG_SQ: &'static str = "exp_avg_sq";
+    /// AMSGrad's running maximum of `v`.
+    pub const MAX_EXP_AVG_SQ: &'static str = "max_exp_avg_sq";
+
+    /// A state with no step and no buffers, for a parameter of this shape.
     ///
     /// ```
-    /// use kindling_optim::ParamState;
+    /// use kindling::optim::ParamState;
     /// let st = ParamState::empty(&[3, 4]);
     /// assert_eq!(st.shape, vec![3, 4]);
-    /// assert!(st.step.is_none() && st.exp_avg.is_none());
+    /// assert!(st.step.is_none() && st.buffers.is_empty());
     /// ```
     pub fn empty(shape: &[usize]) -> ParamState {
         ParamState {
             shape: shape.to_vec(),
             step: None,
-            momentum_buffer: None,
-            exp_avg: None,
-            exp_avg_sq: None,
-            max_exp_avg_sq: None,
+            buffers: BTreeMap::new(),
         }
+    }
+
+    /// Builder: adds (or replaces) the buffer `name`.
+    ///
+    /// ```
+    /// use kindling::optim::ParamState;
+    /// let st = ParamState::empty(&[2]).with_buffer(ParamState::MOMENTUM_BUFFER, vec![0.5, 1.0]);
+    /// assert_eq!(st.buffer("momentum_buffer"), Some(&[0.5, 1.0][..]));
+    /// ```
+    pub fn with_buffer(mut self, name: impl Into<String>, values: Vec<f32>) -> ParamState {
+        self.buffers.insert(name.into(), values);
+        self
+    }
+
+    /// The buffer `name`, if this state has one.
+    ///
+    /// ```
+    /// use kindling::optim::ParamState;
+    /// assert_eq!(ParamState::empty(&[2]).buffer(ParamState::EXP_AVG), None);
+    /// ```
+    pub fn buffer(&self, name: &str) -> Option<&[f32]> {
+        self.buffers.get(name).map(Vec::as_slice)
+    }
+
+    /// Whether the state holds nothing yet: no step and no buffer.
+    ///
+    /// ```
+    /// use kindling::optim::ParamState;
+    /// let mut st = ParamState::empty(&[1]);
+    /// assert!(st.is_empty());
+    /// st.step = Some(1);
+    /// assert!(!st.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.step.is_none() && self.buffers.is_empty()
     }
 }
 
@@ -185,8 +250,8 @@ impl ParamState {
 /// [`Optimizer::load_state_dict`](crate::Optimizer::load_state_dict).
 ///
 /// ```
-/// use kindling_optim::{Optimizer, OptimizerKind, OptimizerState, Sgd};
-/// use kindling_core::Tensor;
+/// use kindling::optim::{Optimizer, OptimizerKind, OptimizerState, Sgd};
+/// use kindling::Tensor;
 /// let opt = Sgd::new(vec![Tensor::zeros(&[3])], 0.1);
 /// let state = opt.state_dict();
 /// assert_eq!(state.kind, OptimizerKind::Sgd);
@@ -207,7 +272,7 @@ pub struct OptimizerState {
 /// The schedule a [`SchedulerState`] belongs to, with that schedule's own arguments.
 ///
 /// ```
-/// use kindling_optim::{LrScheduler, Schedule, StepLr};
+/// use kindling::optim::{LrScheduler, Schedule, StepLr};
 /// let s = StepLr::new(5, 0.5);
 /// assert_eq!(s.state_dict().schedule, Schedule::StepLr { step_size: 5, gamma: 0.5 });
 /// ```
@@ -243,7 +308,7 @@ impl Schedule {
     /// The schedule's name: `"step_lr"`, `"cosine_annealing_lr"` or `"linear_lr"`.
     ///
     /// ```
-    /// use kindling_optim::Schedule;
+    /// use kindling::optim::Schedule;
     /// assert_eq!(Schedule::CosineAnnealingLr { t_max: 10, eta_min: 0.0 }.name(), "cosine_annealing_lr");
     /// ```
     pub fn name(&self) -> &'static str {
@@ -260,8 +325,8 @@ impl Schedule {
 /// formulas chain from them.
 ///
 /// ```
-/// use kindling_optim::{LrScheduler, Optimizer, SchedulerState, Sgd, StepLr};
-/// use kindling_core::Tensor;
+/// use kindling::optim::{LrScheduler, Optimizer, SchedulerState, Sgd, StepLr};
+/// use kindling::Tensor;
 /// let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
 /// let mut sched = StepLr::new(1, 0.5);
 /// sched.attach(&mut opt);
@@ -287,18 +352,19 @@ pub struct SchedulerState {
 /// expected instead.
 ///
 /// ```
-/// use kindling_optim::{Adam, OptimError, Optimizer, Sgd};
-/// use kindling_core::Tensor;
+/// use kindling::optim::{Adam, OptimError, Optimizer, Sgd};
+/// use kindling::Tensor;
 /// let state = Adam::new(vec![Tensor::zeros(&[2])], 1e-3).state_dict();
 /// let mut sgd = Sgd::new(vec![Tensor::zeros(&[2])], 0.1);
 /// let err = sgd.load_state_dict(&state).unwrap_err();
 /// assert!(matches!(err, OptimError::WrongKind { .. }));
 /// assert_eq!(err.to_string(), "the state was saved by adam, not sgd");
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OptimError {
     /// The state was written by another optimizer or another schedule.
+    #[error("the state was saved by {found}, not {expected}")]
     WrongKind {
         /// What is loading it.
         expected: String,
@@ -306,6 +372,7 @@ pub enum OptimError {
         found: String,
     },
     /// The state holds a different number of parameters.
+    #[error("the state holds {found} parameters but the optimizer has {expected}")]
     WrongParamCount {
         /// The optimizer's parameter count.
         expected: usize,
@@ -313,6 +380,7 @@ pub enum OptimError {
         found: usize,
     },
     /// A parameter's shape differs from the one in the state.
+    #[error("parameter {param} has shape {expected:?} but the state has shape {found:?}")]
     WrongShape {
         /// The parameter's index, in the optimizer's order.
         param: usize,
@@ -322,6 +390,7 @@ pub enum OptimError {
         found: Vec<usize>,
     },
     /// A parameter's buffers do not fit together (wrong length, missing or unexpected).
+    #[error("state of parameter {param}: {reason}")]
     BadParamState {
         /// The parameter's index, in the optimizer's order.
         param: usize,
@@ -329,6 +398,7 @@ pub enum OptimError {
         reason: String,
     },
     /// A hyperparameter out of its range (as PyTorch's `ValueError`).
+    #[error("{owner}: invalid {name}: {value} ({requirement})")]
     InvalidHyperparameter {
         /// The optimizer or schedule it belongs to, e.g. `"Sgd"`.
         owner: &'static str,
@@ -341,45 +411,12 @@ pub enum OptimError {
     },
     /// A state whose parts do not fit together: an optimizer state whose hyperparameters
     /// are another optimizer's, or a scheduler state whose counters contradict each other.
+    #[error("inconsistent state: {reason}")]
     InconsistentState {
         /// What is wrong.
         reason: String,
     },
 }
-
-impl fmt::Display for OptimError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OptimError::WrongKind { expected, found } => {
-                write!(f, "the state was saved by {found}, not {expected}")
-            }
-            OptimError::WrongParamCount { expected, found } => write!(
-                f,
-                "the state holds {found} parameters but the optimizer has {expected}"
-            ),
-            OptimError::WrongShape {
-                param,
-                expected,
-                found,
-            } => write!(
-                f,
-                "parameter {param} has shape {expected:?} but the state has shape {found:?}"
-            ),
-            OptimError::BadParamState { param, reason } => {
-                write!(f, "state of parameter {param}: {reason}")
-            }
-            OptimError::InvalidHyperparameter {
-                owner,
-                name,
-                value,
-                requirement,
-            } => write!(f, "{owner}: invalid {name}: {value} ({requirement})"),
-            OptimError::InconsistentState { reason } => write!(f, "inconsistent state: {reason}"),
-        }
-    }
-}
-
-impl Error for OptimError {}
 
 /// `Err` unless `ok`; the value is formatted as `Display` prints it (`0.1`, `-1`, `NaN`).
 pub(crate) fn require(
@@ -421,25 +458,18 @@ pub(crate) fn check_params(
                 found: st.shape.clone(),
             });
         }
-        let buffers = [
-            ("momentum_buffer", &st.momentum_buffer),
-            ("exp_avg", &st.exp_avg),
-            ("exp_avg_sq", &st.exp_avg_sq),
-            ("max_exp_avg_sq", &st.max_exp_avg_sq),
-        ];
-        for (name, buf) in buffers {
-            if let Some(b) = buf {
-                if b.len() != p.numel() {
-                    return Err(OptimError::BadParamState {
-                        param: i,
-                        reason: format!(
-                            "{name} holds {} values but shape {:?} needs {}",
-                            b.len(),
-                            p.shape(),
-                            p.numel()
-                        ),
-                    });
-                }
+        for (name, b) in &st.buffers {
+            if b.len() != p.numel() {
+                return Err(OptimError::BadParamState {
+                    param: i,
+                    reason: format!(
+                        "{} holds {} values but shape {:?} needs {}",
+                        name.escape_debug(),
+                        b.len(),
+                        p.shape(),
+                        p.numel()
+                    ),
+                });
             }
         }
     }

@@ -159,9 +159,12 @@ fn adam_state_records_per_parameter_steps() {
     assert_eq!(state.params[0].step, Some(3));
     assert_eq!(state.params[1].step, Some(2));
     assert_eq!(state.params[1].shape, vec![4]);
-    assert_eq!(state.params[1].exp_avg.as_ref().map(Vec::len), Some(4));
-    assert_eq!(state.params[0].max_exp_avg_sq, None);
-    assert_eq!(state.params[0].momentum_buffer, None);
+    assert_eq!(state.params[1].buffer("exp_avg").map(<[f32]>::len), Some(4));
+    // Adam without AMSGrad keeps exactly PyTorch's two buffers, and nothing of SGD's.
+    assert_eq!(
+        state.params[0].buffers.keys().collect::<Vec<_>>(),
+        ["exp_avg", "exp_avg_sq"]
+    );
 }
 
 /// Loads `state` into `opt`, expects an error, and checks that neither the optimizer's
@@ -269,7 +272,11 @@ fn load_refuses_a_state_with_another_shape() {
 fn load_refuses_a_buffer_of_the_wrong_length() {
     let (mut opt, params) = stepped(OptimizerKind::AdamW);
     let mut state = opt.state_dict();
-    state.params[1].exp_avg_sq.as_mut().unwrap().push(0.0);
+    state.params[1]
+        .buffers
+        .get_mut("exp_avg_sq")
+        .unwrap()
+        .push(0.0);
     let err = refused(opt.as_mut(), &params, &state);
     assert_eq!(
         err.to_string(),
@@ -279,21 +286,13 @@ fn load_refuses_a_buffer_of_the_wrong_length() {
 
 #[test]
 fn load_refuses_incomplete_or_foreign_buffers() {
-    let (mut adam, params) = stepped(OptimizerKind::Adam);
+    let (mut adam, adam_params) = stepped(OptimizerKind::Adam);
     let mut state = adam.state_dict();
-    state.params[0].exp_avg = None;
-    let err = refused(adam.as_mut(), &params, &state);
+    state.params[0].buffers.remove("exp_avg");
+    let err = refused(adam.as_mut(), &adam_params, &state);
     assert!(
         matches!(err, OptimError::BadParamState { param: 0, .. }),
         "{err}"
-    );
-
-    let mut state = adam.state_dict();
-    state.params[0].max_exp_avg_sq = Some(vec![0.0; 12]); // amsgrad is off
-    let err = refused(adam.as_mut(), &params, &state);
-    assert_eq!(
-        err.to_string(),
-        "state of parameter 0: amsgrad is false but max_exp_avg_sq is present"
     );
 
     let (mut sgd, params) = stepped(OptimizerKind::Sgd);
@@ -303,6 +302,26 @@ fn load_refuses_incomplete_or_foreign_buffers() {
     assert_eq!(
         err.to_string(),
         "state of parameter 1: SGD keeps no step, but the state has one"
+    );
+
+    let mut state = sgd.state_dict();
+    state.params[0]
+        .buffers
+        .insert("exp_avg".into(), vec![0.0; 12]);
+    let err = refused(sgd.as_mut(), &params, &state);
+    assert_eq!(
+        err.to_string(),
+        "state of parameter 0: SGD keeps no exp_avg, but the state has one"
+    );
+
+    let mut state = adam.state_dict();
+    state.params[1]
+        .buffers
+        .insert("momentum_buffer".into(), vec![0.0; 4]);
+    let err = refused(adam.as_mut(), &adam_params, &state);
+    assert_eq!(
+        err.to_string(),
+        "state of parameter 1: Adam keeps no momentum_buffer, but the state has one"
     );
 }
 
@@ -328,8 +347,8 @@ fn a_state_from_json_text_loads() {
         "kind": "sgd",
         "hparams": {"sgd": {"lr": 0.1, "momentum": 0.9, "dampening": 0.0,
                             "weight_decay": 0.0, "nesterov": false}},
-        "params": [{"shape": [2], "step": null, "momentum_buffer": [1.0, -2.0],
-                    "exp_avg": null, "exp_avg_sq": null, "max_exp_avg_sq": null}]
+        "params": [{"shape": [2], "step": null,
+                    "buffers": {"momentum_buffer": [1.0, -2.0]}}]
     }"#;
     let state: OptimizerState = serde_json::from_str(json).unwrap();
     let p = Tensor::from_vec(vec![0.0, 0.0], &[2]).requires_grad(true);
@@ -439,4 +458,141 @@ fn load_refuses_a_kind_that_contradicts_the_hyperparameters() {
         err.to_string(),
         "inconsistent state: the kind is adamw but the hyperparameters are SGD's"
     );
+}
+
+#[test]
+fn load_refuses_an_adam_step_count_no_run_reaches() {
+    // u64::MAX would overflow at the next step; anything past 2^53 is no real run's count.
+    for step in [u64::MAX, kindling_optim::MAX_COUNTER + 1] {
+        let (mut opt, params) = stepped(OptimizerKind::Adam);
+        let mut state = opt.state_dict();
+        state.params[0].step = Some(step);
+        let err = refused(opt.as_mut(), &params, &state);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "state of parameter 0: step is {step}, beyond the largest count a state may \
+                 hold (2^53 = 9007199254740992)"
+            )
+        );
+    }
+    // The limit itself loads, and the next step goes through.
+    let (mut opt, params) = stepped(OptimizerKind::Adam);
+    let mut state = opt.state_dict();
+    state.params[0].step = Some(kindling_optim::MAX_COUNTER);
+    opt.load_state_dict(&state).unwrap();
+    run_steps(opt.as_mut(), &params, 2..3);
+    assert_eq!(
+        opt.state_dict().params[0].step,
+        Some(kindling_optim::MAX_COUNTER + 1)
+    );
+}
+
+/// A scheduler at epoch 3 of a cosine schedule, and its state.
+fn cosine_at_epoch_3() -> (Sgd, CosineAnnealingLr, SchedulerState) {
+    let mut opt = Sgd::new(vec![Tensor::zeros(&[1])], 0.1);
+    let mut sched = CosineAnnealingLr::new(10, 0.001);
+    sched.attach(&mut opt);
+    for _ in 0..3 {
+        sched.step(&mut opt);
+    }
+    let state = sched.state_dict();
+    (opt, sched, state)
+}
+
+#[test]
+fn scheduler_load_refuses_values_its_next_step_cannot_use() {
+    type Spoil = fn(&mut SchedulerState);
+    let cases: [(&str, Spoil, &str); 6] = [
+        (
+            "NaN base lr",
+            |s| s.base_lr = Some(f64::NAN),
+            "CosineAnnealingLr: invalid base_lr: NaN (must be a finite number >= 0)",
+        ),
+        (
+            "infinite last lr",
+            |s| s.last_lr = Some(f64::INFINITY),
+            "CosineAnnealingLr: invalid last_lr: inf (must be a finite number >= 0)",
+        ),
+        (
+            "negative last lr",
+            |s| s.last_lr = Some(-0.5),
+            "CosineAnnealingLr: invalid last_lr: -0.5 (must be a finite number >= 0)",
+        ),
+        (
+            "epoch counter at its end",
+            |s| s.last_epoch = usize::MAX,
+            "CosineAnnealingLr: invalid last_epoch: 18446744073709551615 (must be at most \
+             2^53 = 9007199254740992)",
+        ),
+        (
+            "infinite eta_min",
+            |s| {
+                s.schedule = kindling_optim::Schedule::CosineAnnealingLr {
+                    t_max: 10,
+                    eta_min: f64::INFINITY,
+                }
+            },
+            "CosineAnnealingLr: invalid eta_min: inf (must be a finite number >= 0)",
+        ),
+        (
+            // Each value fine on its own; together the next lr is negative, which the
+            // optimizer's set_lr would refuse with a panic.
+            "a last lr far below eta_min in the rising half",
+            |s| {
+                s.last_epoch = 11;
+                s.last_lr = Some(0.0);
+                s.schedule = kindling_optim::Schedule::CosineAnnealingLr {
+                    t_max: 10,
+                    eta_min: 0.05,
+                };
+            },
+            "inconsistent state: the next step's lr would be -0.1",
+        ),
+    ];
+    for (what, spoil, message) in cases {
+        let (_, mut sched, good) = cosine_at_epoch_3();
+        let mut bad = good.clone();
+        spoil(&mut bad);
+        let err = sched
+            .load_state_dict(&bad)
+            .expect_err(&format!("{what}: accepted"));
+        assert!(
+            err.to_string().starts_with(message),
+            "{what}: {err}\nexpected: {message}"
+        );
+        assert_eq!(sched.state_dict(), good, "{what}: the scheduler changed");
+    }
+}
+
+#[test]
+fn adam_with_amsgrad_switched_after_stepping_loads_its_own_state() {
+    // Switched on: the moments exist but the running maximum does not yet (the next
+    // AMSGrad step starts it). Switched off: the maximum stays, unused.
+    for (first, then) in [(false, true), (true, false)] {
+        let params = initial_params();
+        let mut opt = Adam::new(params.clone(), 0.05).amsgrad(first);
+        run_steps(&mut opt, &params, 0..2);
+        let mut opt = opt.amsgrad(then);
+        let twin_params = copies(&params);
+        let mut twin = Adam::new(twin_params.clone(), 0.05).amsgrad(then);
+
+        let state = opt.state_dict();
+        assert_eq!(
+            state.params[0].buffer("max_exp_avg_sq").is_some(),
+            first,
+            "amsgrad {first} -> {then}"
+        );
+        opt.load_state_dict(&state)
+            .unwrap_or_else(|e| panic!("amsgrad {first} -> {then}: {e}"));
+        assert_eq!(opt.state_dict(), state);
+        // A fresh optimizer loads it too, and both go on alike.
+        twin.load_state_dict(&state).unwrap();
+        run_steps(&mut opt, &params, 2..5);
+        run_steps(&mut twin, &twin_params, 2..5);
+        for (a, b) in params.iter().zip(&twin_params) {
+            assert_eq!(a.to_vec(), b.to_vec(), "amsgrad {first} -> {then}");
+        }
+        assert_eq!(opt.state_dict(), twin.state_dict());
+    }
 }
