@@ -49,3 +49,11 @@ pub mod checkpoints {}
 /// docs/performance.md
 #[doc = include_str!("../docs/performance.md")]
 pub mod performance {}
+
+/// docs/own-project.md
+#[doc = include_str!("../docs/own-project.md")]
+pub mod own_project {}
+
+/// docs/reliability.md
+#[doc = include_str!("../docs/reliability.md")]
+pub mod reliability {}
