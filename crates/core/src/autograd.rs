@@ -247,6 +247,90 @@ pub(crate) fn topological_order(root: &Tensor) -> Vec<Tensor> {
     order
 }
 
+/// A differentiable op written outside kindling: a forward pass and its backward rule,
+/// recorded in the graph like a built-in op (gradients accumulate, `no_grad` skips it,
+/// `retain_grad`, the DOT picture and `gradcheck` work, and writing to a saved input before
+/// backward is caught). See [`custom_op`]. It must be `Send + Sync`, as every tensor is
+/// (a graph can be built on one thread and run backward on another); any struct of plain
+/// data is.
+pub trait CustomOp: Send + Sync + 'static {
+    /// The op's name, shown in errors, in the DOT picture and by `op_name()`.
+    fn name(&self) -> &str;
+    /// The output, computed from the inputs. It runs with grad mode off, so any tensor
+    /// arithmetic in it records nothing.
+    fn forward(&self, inputs: &[Tensor]) -> Tensor;
+    /// The gradients of the loss with respect to each input, given the inputs, the output
+    /// and the gradient with respect to the output: one entry per input, `None` where no
+    /// gradient is needed. Also runs with grad mode off.
+    fn backward(
+        &self,
+        inputs: &[Tensor],
+        output: &Tensor,
+        grad_output: &Tensor,
+    ) -> Vec<Option<Tensor>>;
+}
+
+/// Runs a [`CustomOp`] on `inputs` and records it in the graph.
+///
+/// # Panics
+/// In backward, if the op returns a wrong number of gradients, or a gradient whose shape
+/// is not its input's; the message names the op and both shapes.
+///
+/// ```
+/// use kindling::autograd::{custom_op, gradcheck, CustomOp};
+/// use kindling::Tensor;
+///
+/// /// swish(x) = x·σ(x), with its derivative σ(x)·(1 + x·(1 - σ(x))).
+/// struct Swish;
+/// impl CustomOp for Swish {
+///     fn name(&self) -> &str { "Swish" }
+///     fn forward(&self, inputs: &[Tensor]) -> Tensor {
+///         &inputs[0] * &inputs[0].sigmoid()
+///     }
+///     fn backward(&self, inputs: &[Tensor], _out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+///         let x = &inputs[0];
+///         let s = x.sigmoid();
+///         vec![Some(g * &(&s * &(1.0 + x * &(1.0 - &s))))]
+///     }
+/// }
+///
+/// let x = Tensor::from_vec(vec![-2.0, -0.5, 0.0, 1.5], &[4]).requires_grad(true);
+/// let y = custom_op(Swish, &[&x]);
+/// assert_eq!(y.op_name(), Some("Swish"));
+/// y.sum().backward();
+/// assert!((x.grad().unwrap().to_vec()[2] - 0.5).abs() < 1e-6); // σ(0)·(1 + 0) = 0.5
+/// assert!(gradcheck(|t| custom_op(Swish, &[&t[0]]), &[x.detach()], Default::default()).is_ok());
+/// ```
+pub fn custom_op(op: impl CustomOp, inputs: &[&Tensor]) -> Tensor {
+    let inputs: Vec<Tensor> = inputs.iter().map(|&t| t.clone()).collect();
+    let out = no_grad(|| op.forward(&inputs));
+    // The result gets storage of its own, even if the forward handed back an input.
+    let data = out.to_vec();
+    let name = intern(op.name());
+    Tensor::from_op(
+        data,
+        out.shape().to_vec(),
+        crate::op::Op::Custom {
+            name,
+            op: Box::new(op),
+            inputs,
+        },
+    )
+}
+
+/// One `'static` copy of each custom op's name (names are few, and `op_name` hands out
+/// `&'static str`).
+fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&known) = names.iter().find(|&&n| n == name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
 /// The outcome of a [`gradcheck`]: the worst disagreement found between the analytic
 /// gradient (from `backward`) and the numerical one (central finite differences).
 #[derive(Debug, Clone, PartialEq)]

@@ -89,6 +89,13 @@ pub(crate) enum Op {
         bias: Option<Tensor>,
         saved: batch_norm::Saved,
     },
+    /// An op written outside kindling (`autograd::custom_op`): its own forward and
+    /// backward, behind the `CustomOp` trait.
+    Custom {
+        name: &'static str,
+        op: Box<dyn crate::autograd::CustomOp>,
+        inputs: Vec<Tensor>,
+    },
     /// Negative log-likelihood, mean over the batch: `-mean_n(x[n, target[n]])`.
     NllLoss {
         x: Tensor,
@@ -128,6 +135,7 @@ impl Op {
             Op::MaxPool2d { .. } => "MaxPool2d",
             Op::BatchNorm { .. } => "BatchNorm",
             Op::NllLoss { .. } => "NllLoss",
+            Op::Custom { name, .. } => name,
         }
     }
 
@@ -167,6 +175,7 @@ impl Op {
                 .into_iter()
                 .flatten()
                 .collect(),
+            Op::Custom { inputs, .. } => inputs.iter().collect(),
         }
     }
 
@@ -177,6 +186,8 @@ impl Op {
             Op::Mul(a, b) | Op::Div(a, b) | Op::MatMul(a, b) => vec![a, b],
             Op::Log(x) | Op::Relu(x) | Op::Powf { x, .. } => vec![x],
             Op::Linear { x, w, .. } | Op::Conv2d { x, w, .. } => vec![x, w],
+            // A custom backward may read any of its inputs.
+            Op::Custom { inputs, .. } => inputs.iter().collect(),
             Op::BatchNorm { x, weight, .. } => {
                 [Some(x), weight.as_ref()].into_iter().flatten().collect()
             }
@@ -194,6 +205,7 @@ impl Op {
                 | Op::Tanh(..)
                 | Op::Softmax { .. }
                 | Op::LogSoftmax { .. }
+                | Op::Custom { .. }
         )
     }
 
@@ -319,6 +331,26 @@ impl Op {
                 }
                 if let Some(b) = bias {
                     grads.push(need(b, || gb));
+                }
+                grads
+            }
+            Op::Custom { name, op, inputs } => {
+                let grads = op.backward(inputs, out, g);
+                assert!(
+                    grads.len() == inputs.len(),
+                    "custom op {name}: backward returned {} gradients for {} inputs",
+                    grads.len(),
+                    inputs.len()
+                );
+                for (i, (grad, input)) in grads.iter().zip(inputs).enumerate() {
+                    if let Some(grad) = grad {
+                        assert!(
+                            grad.shape() == input.shape(),
+                            "custom op {name}: the gradient for input {i} has shape {:?} but the input has shape {:?}",
+                            grad.shape(),
+                            input.shape()
+                        );
+                    }
                 }
                 grads
             }

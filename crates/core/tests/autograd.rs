@@ -420,3 +420,73 @@ fn max_along_a_dim_returns_values_and_indices_and_routes_the_gradient() {
     let report = kindling_core::autograd::gradcheck(|t| t[0].max(0).0, &[y], Default::default());
     assert!(report.is_ok(), "{report:?}");
 }
+
+mod custom {
+    use kindling_core::autograd::{custom_op, CustomOp};
+    use kindling_core::{no_grad, Tensor};
+
+    /// y = a·b with a deliberately configurable backward, to test the checks.
+    struct Product {
+        grads: usize,
+        wrong_shape: bool,
+    }
+    impl CustomOp for Product {
+        fn name(&self) -> &str {
+            "Product"
+        }
+        fn forward(&self, inputs: &[Tensor]) -> Tensor {
+            &inputs[0] * &inputs[1]
+        }
+        fn backward(&self, inputs: &[Tensor], _: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+            let mut grads = vec![Some(g * &inputs[1]), Some(g * &inputs[0])];
+            if self.wrong_shape {
+                grads[1] = Some(Tensor::zeros(&[7]));
+            }
+            grads.truncate(self.grads);
+            grads
+        }
+    }
+    const OK: Product = Product {
+        grads: 2,
+        wrong_shape: false,
+    };
+
+    #[test]
+    fn a_custom_op_accumulates_retains_and_respects_no_grad() {
+        let a = Tensor::from_vec(vec![2.0, 3.0], &[2]).requires_grad(true);
+        let b = Tensor::from_vec(vec![5.0, 7.0], &[2]).requires_grad(true);
+        let y = custom_op(OK, &[&a, &b]);
+        y.retain_grad();
+        // used twice: the gradients add up, as for a built-in op
+        (&y.sum() + &y.sum()).backward();
+        assert_eq!(a.grad().unwrap().to_vec(), vec![10.0, 14.0]);
+        assert_eq!(b.grad().unwrap().to_vec(), vec![4.0, 6.0]);
+        assert_eq!(y.grad().unwrap().to_vec(), vec![2.0, 2.0]);
+        assert!(!no_grad(|| custom_op(OK, &[&a, &b])).is_requires_grad());
+        assert!(custom_op(OK, &[&a, &b]).to_dot().contains("Product"));
+    }
+
+    #[test]
+    #[should_panic(expected = "custom op Product: backward returned 1 gradients for 2 inputs")]
+    fn a_wrong_number_of_gradients_names_the_op() {
+        let a = Tensor::ones(&[2]).requires_grad(true);
+        let op = Product {
+            grads: 1,
+            wrong_shape: false,
+        };
+        custom_op(op, &[&a, &a]).sum().backward();
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "custom op Product: the gradient for input 1 has shape [7] but the input has shape [2]"
+    )]
+    fn a_gradient_of_the_wrong_shape_names_the_op_and_both_shapes() {
+        let a = Tensor::ones(&[2]).requires_grad(true);
+        let op = Product {
+            grads: 2,
+            wrong_shape: true,
+        };
+        custom_op(op, &[&a, &a]).sum().backward();
+    }
+}
