@@ -141,3 +141,36 @@ fn nn_optim_and_checkpoint_contract() -> Result<(), Box<dyn std::error::Error>> 
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// "Added in round 2" names that exist so far: `retain_grad`, `copy`, and the custom-op API.
+#[test]
+fn round_two_tensor_contract() {
+    use kindling::autograd::{custom_op, CustomOp};
+
+    struct Square;
+    impl CustomOp for Square {
+        fn name(&self) -> &str {
+            "Square"
+        }
+        fn forward(&self, inputs: &[Tensor]) -> Tensor {
+            &inputs[0] * &inputs[0]
+        }
+        fn backward(
+            &self,
+            inputs: &[Tensor],
+            _output: &Tensor,
+            grad_output: &Tensor,
+        ) -> Vec<Option<Tensor>> {
+            vec![Some(&(grad_output * &inputs[0]) * 2.0)]
+        }
+    }
+
+    let x = Tensor::from_vec(vec![1.0, -2.0], &[2]).requires_grad(true);
+    let h = custom_op(Square, &[&x]);
+    h.retain_grad();
+    let c = h.copy();
+    (&c * 3.0).sum().backward();
+    assert_eq!(h.grad().unwrap().to_vec(), vec![3.0, 3.0]);
+    assert_eq!(x.grad().unwrap().to_vec(), vec![6.0, -12.0]);
+    assert!(!c.shares_storage(&h));
+}
