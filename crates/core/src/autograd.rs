@@ -117,21 +117,12 @@ fn run_backward(root: &Tensor, seed: Tensor) {
             continue; // no gradient reached this node (e.g. an unused branch)
         };
         if node.is_leaf() {
-            // A leaf keeps its gradient, so it must own the buffer (see `owned`).
-            let mut slot = node.0.grad.lock().unwrap();
-            *slot = Some(match slot.take() {
-                Some(so_far) => accumulate(so_far, g),
-                None => owned(g),
-            });
+            add_to_grad(&node, g);
             continue;
         }
         if node.retains_grad() {
-            // A copy, so that the gradient flowing on stays free to be reused in place.
-            let mut slot = node.0.grad.lock().unwrap();
-            *slot = Some(match slot.take() {
-                Some(so_far) => accumulate(so_far, g.copy()),
-                None => g.copy(),
-            });
+            // A second handle: `owned` copies it, so the gradient flowing on keeps its buffer.
+            add_to_grad(&node, g.clone());
         }
         let op = node.0.op.lock().unwrap().take().unwrap_or_else(|| {
             panic!(
@@ -152,7 +143,7 @@ fn run_backward(root: &Tensor, seed: Tensor) {
             }
             debug_assert_eq!(ig.shape(), input.shape(), "{} backward", op.name());
             let sum = match grads.remove(&input.id()) {
-                Some(so_far) => accumulate(so_far, ig),
+                Some(so_far) => accumulate(so_far, &ig),
                 None => ig,
             };
             grads.insert(input.id(), sum);
@@ -188,7 +179,7 @@ fn check_saved_versions(op: &crate::op::Op, out: &Tensor) {
 /// `so_far + g`: the one way every gradient is summed, inside the walk and into a leaf's
 /// `.grad()`. When nothing else holds `so_far`'s buffer, `g` is added into it, with no new
 /// buffer; otherwise the sum goes to a new one, so a buffer someone else holds never changes.
-fn accumulate(so_far: Tensor, g: Tensor) -> Tensor {
+fn accumulate(so_far: Tensor, g: &Tensor) -> Tensor {
     let shape = so_far.shape().to_vec();
     let mut data = take_buffer(so_far).unwrap_or_else(|t| t.to_vec());
     for (d, v) in data.iter_mut().zip(g.data().iter()) {
@@ -197,7 +188,17 @@ fn accumulate(so_far: Tensor, g: Tensor) -> Tensor {
     Tensor::constant(data, shape)
 }
 
-/// A leaf's first gradient, made sure to be its own: a gradient still shared (the two
+/// Adds `g` into the gradient a tensor keeps (a leaf's, or a non-leaf's after
+/// `retain_grad`), which must own its buffer.
+fn add_to_grad(node: &Tensor, g: Tensor) {
+    let mut slot = node.0.grad.lock().unwrap();
+    *slot = Some(match slot.take() {
+        Some(so_far) => accumulate(so_far, &g),
+        None => owned(g),
+    });
+}
+
+/// A kept gradient's first value, made sure to be its own: a gradient still shared (the two
 /// inputs of `a + b` receive the same tensor, and a seed comes from the caller) is copied,
 /// so that scaling one leaf's gradient in place (as gradient clipping does) never changes
 /// another's, or the caller's seed.

@@ -31,7 +31,7 @@ impl Storage {
     /// stores floats), so a poisoned lock is simply taken over.
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, Vec<f32>> {
         crate::profile::input_read();
-        self.data.read().unwrap_or_else(|e| e.into_inner())
+        self.read_quiet()
     }
 
     /// Read access that does not count as an op reading its input (for user code).
