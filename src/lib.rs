@@ -46,7 +46,7 @@ pub mod checkpoint {
 pub mod prelude {
     pub use crate::{nn, optim};
     pub use kindling_core::{manual_seed, no_grad, Tensor};
-    pub use kindling_nn::Module;
+    pub use kindling_nn::{Module, ModuleExt};
     pub use kindling_optim::Optimizer;
 }
 

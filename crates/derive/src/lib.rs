@@ -6,6 +6,8 @@
 //!   a list of parameters named `field.0`, `field.1`, ... (PyTorch's `ParameterList`);
 //! - with `#[module(buffer)]`, a `Tensor` or `Option<Tensor>` is a buffer instead;
 //! - `training: bool` is the module's own training flag;
+//! - a `ForwardHooks` field holds the model's forward hooks, so that
+//!   `model.register_forward_hook(...)` works on it (without one, registering panics);
 //! - numbers, `bool`, `char`, `String` and `PhantomData` are settings and are skipped, as is
 //!   any field marked `#[module(skip)]`;
 //! - everything else is a child module: `Option<M>` is a child that may be absent, and
@@ -37,6 +39,7 @@ enum Role {
     Buffer,
     OptionalBuffer,
     TrainingFlag,
+    Hooks,
     Child,
     OptionalChild,
     Skip,
@@ -145,6 +148,9 @@ fn role(name: &str, ty: &Type, words: &[String]) -> Role {
     if is_named(ty, "Vec") && inner.is_some_and(|t| is_named(t, "Tensor")) {
         return Role::ParameterList;
     }
+    if is_named(ty, "ForwardHooks") {
+        return Role::Hooks;
+    }
     if name == "training" && is_named(ty, "bool") {
         return Role::TrainingFlag;
     }
@@ -210,6 +216,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let (mut params, mut buffers, mut children, mut children_mut) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut training_flag = None;
+    let mut hooks_field = None;
     for (access, key, ty, attrs) in &fields {
         let words = field_words(attrs)?;
         match role(key, ty, &words) {
@@ -231,6 +238,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 if let Some(t) = &self.#access { out.push((#key.to_string(), t.clone())); }
             }),
             Role::TrainingFlag => training_flag = Some(access.clone()),
+            Role::Hooks => hooks_field = Some(access.clone()),
             Role::Child => {
                 children.push(quote! {
                     out.push((#key.to_string(), &self.#access as &dyn #krate::Module));
@@ -264,6 +272,13 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             }
         }
     });
+    let hooks = hooks_field.map(|field| {
+        quote! {
+            fn forward_hooks(&self) -> ::std::option::Option<&#krate::ForwardHooks> {
+                ::std::option::Option::Some(&self.#field)
+            }
+        }
+    });
     let type_name = name.to_string();
     let out_var = format_ident!("out");
     Ok(quote! {
@@ -293,6 +308,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 #out_var
             }
             #training
+            #hooks
             fn type_name(&self) -> ::std::string::String {
                 #type_name.to_string()
             }

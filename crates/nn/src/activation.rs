@@ -2,7 +2,7 @@
 
 use kindling_core::Tensor;
 
-use crate::Module;
+use crate::{ForwardHooks, Module};
 
 /// max(x, 0) element-wise (`torch.nn.ReLU`). No parameters.
 ///
@@ -15,6 +15,7 @@ use crate::Module;
 #[derive(Debug, Clone)]
 pub struct ReLU {
     training: bool,
+    hooks: ForwardHooks,
 }
 
 /// The same as `new()`: in training mode, as every new module is.
@@ -31,7 +32,10 @@ impl ReLU {
     /// let _relu = kindling::nn::ReLU::new();
     /// ```
     pub fn new() -> Self {
-        ReLU { training: true }
+        ReLU {
+            training: true,
+            hooks: ForwardHooks::new(),
+        }
     }
 }
 
@@ -44,6 +48,9 @@ impl Module for ReLU {
     }
     fn is_training(&self) -> bool {
         self.training
+    }
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        Some(&self.hooks)
     }
 }
 

@@ -14,7 +14,7 @@
 use kindling_core::Tensor;
 
 use crate::module::weight_and_bias;
-use crate::Module;
+use crate::{ForwardHooks, Module};
 
 /// Batch normalisation over dim 1 (the channels); `D` is 1, 2 or 3 as in
 /// `BatchNorm1d/2d/3d`. Use the aliases.
@@ -39,6 +39,7 @@ pub struct BatchNorm<const D: usize> {
     num_batches_tracked: Tensor,
     track_running_stats: bool,
     training: bool,
+    hooks: ForwardHooks,
 }
 
 /// A BatchNorm layer's settings, as [`BatchNorm::config`] reports them.
@@ -89,6 +90,7 @@ impl<const D: usize> BatchNorm<D> {
             num_batches_tracked: Tensor::scalar(0.0),
             track_running_stats: true,
             training: true,
+            hooks: ForwardHooks::new(),
         }
     }
 
@@ -315,6 +317,9 @@ impl<const D: usize> Module for BatchNorm<D> {
 
     fn is_training(&self) -> bool {
         self.training
+    }
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        Some(&self.hooks)
     }
 
     fn type_name(&self) -> String {

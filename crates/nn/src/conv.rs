@@ -5,7 +5,7 @@ use kindling_core::Tensor;
 
 use crate::init::{default_bound, uniform_parameter};
 use crate::module::weight_and_bias;
-use crate::Module;
+use crate::{ForwardHooks, Module};
 
 /// A 2-d convolution with square kernels: weight `[out, in, k, k]`, bias `[out]`.
 ///
@@ -21,6 +21,7 @@ pub struct Conv2d {
     stride: usize,
     padding: usize,
     training: bool,
+    hooks: ForwardHooks,
 }
 
 impl Conv2d {
@@ -41,6 +42,7 @@ impl Conv2d {
             stride: 1,
             padding: 0,
             training: true,
+            hooks: ForwardHooks::new(),
         }
     }
 
@@ -158,6 +160,9 @@ impl Module for Conv2d {
 
     fn is_training(&self) -> bool {
         self.training
+    }
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        Some(&self.hooks)
     }
 
     fn extra_repr(&self) -> String {

@@ -3,7 +3,7 @@
 
 use kindling_core::{rng, Tensor};
 
-use crate::Module;
+use crate::{ForwardHooks, Module};
 
 /// Inverted dropout (`torch.nn.Dropout`). The mask comes from the global generator, so
 /// `manual_seed` makes it repeatable.
@@ -19,6 +19,7 @@ use crate::Module;
 pub struct Dropout {
     p: f32,
     training: bool,
+    hooks: ForwardHooks,
 }
 
 impl Dropout {
@@ -35,7 +36,11 @@ impl Dropout {
             (0.0..=1.0).contains(&p),
             "Dropout: probability must be in [0, 1], got {p}"
         );
-        Dropout { p, training: true }
+        Dropout {
+            p,
+            training: true,
+            hooks: ForwardHooks::new(),
+        }
     }
 }
 
@@ -59,6 +64,9 @@ impl Module for Dropout {
     }
     fn is_training(&self) -> bool {
         self.training
+    }
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        Some(&self.hooks)
     }
     fn extra_repr(&self) -> String {
         format!("p={}, inplace=False", crate::module::py_float(self.p))

@@ -3,7 +3,7 @@
 
 use kindling_core::Tensor;
 
-use crate::Module;
+use crate::{ForwardHooks, Module};
 
 /// `[N, d1, d2, ...]` to `[N, d1·d2·...]`.
 ///
@@ -15,6 +15,7 @@ use crate::Module;
 #[derive(Debug, Clone)]
 pub struct Flatten {
     training: bool,
+    hooks: ForwardHooks,
 }
 
 /// The same as `new()`: in training mode, as every new module is.
@@ -31,7 +32,10 @@ impl Flatten {
     /// let _flatten = kindling::nn::Flatten::new();
     /// ```
     pub fn new() -> Self {
-        Flatten { training: true }
+        Flatten {
+            training: true,
+            hooks: ForwardHooks::new(),
+        }
     }
 }
 
@@ -44,6 +48,9 @@ impl Module for Flatten {
     }
     fn is_training(&self) -> bool {
         self.training
+    }
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        Some(&self.hooks)
     }
     fn extra_repr(&self) -> String {
         "start_dim=1, end_dim=-1".to_string()

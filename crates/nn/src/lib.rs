@@ -31,6 +31,7 @@ mod conv;
 mod dropout;
 mod flatten;
 pub mod functional;
+pub mod hooks;
 pub mod init;
 mod linear;
 mod module;
@@ -44,11 +45,12 @@ pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormC
 pub use conv::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use hooks::{ForwardHooks, HookHandle};
 /// `#[derive(Module)]`: see the `kindling-derive` crate. The derive and the trait share the
 /// name, as serde's `Serialize` does.
 pub use kindling_derive::Module;
 pub use linear::{Linear, LinearConfig};
-pub use module::{repr, Module};
+pub use module::{repr, Module, ModuleExt};
 
 /// What the code `#[derive(Module)]` writes refers to. Not part of the API.
 #[doc(hidden)]

@@ -4,7 +4,7 @@ use kindling_core::Tensor;
 
 use crate::init::{default_bound, uniform_parameter};
 use crate::module::weight_and_bias;
-use crate::Module;
+use crate::{ForwardHooks, Module};
 
 /// A fully connected layer with weight `[out_features, in_features]` and bias
 /// `[out_features]`. Accepts `[*, in_features]`, any number of leading dims.
@@ -20,6 +20,7 @@ pub struct Linear {
     weight: Tensor,
     bias: Option<Tensor>,
     training: bool,
+    hooks: ForwardHooks,
 }
 
 impl Linear {
@@ -35,6 +36,7 @@ impl Linear {
             weight: uniform_parameter(&[out_features, in_features], bound),
             bias: Some(uniform_parameter(&[out_features], bound)),
             training: true,
+            hooks: ForwardHooks::new(),
         }
     }
 
@@ -133,6 +135,9 @@ impl Module for Linear {
 
     fn is_training(&self) -> bool {
         self.training
+    }
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        Some(&self.hooks)
     }
 
     fn extra_repr(&self) -> String {

@@ -6,6 +6,7 @@
 
 use kindling_core::Tensor;
 
+use crate::hooks::{ForwardHooks, HookHandle};
 use crate::state_dict::{LoadError, LoadReport, StateDict};
 
 /// A layer or a model. A layer implements `forward` and, if it has any, its own parameters
@@ -26,6 +27,36 @@ pub trait Module {
     /// Runs the layer on `x`. In training mode BatchNorm also updates its running statistics
     /// here (its buffers are shared tensor handles, so `&self` suffices).
     fn forward(&self, x: &Tensor) -> Tensor;
+
+    /// Runs the module the way the framework does (PyTorch's `module(x)`): `forward`, then
+    /// every forward hook with the input and the output. `Sequential` calls its layers this
+    /// way; call your own layers this way in a model's `forward` so that hooks see them.
+    ///
+    /// ```
+    /// use kindling::nn::{Module, ReLU};
+    /// use kindling::Tensor;
+    /// let y = ReLU::new().call(&Tensor::from_vec(vec![-1.0, 2.0], &[2]));
+    /// assert_eq!(y.to_vec(), vec![0.0, 2.0]);
+    /// ```
+    fn call(&self, x: &Tensor) -> Tensor {
+        let y = self.forward(x);
+        if let Some(hooks) = self.forward_hooks() {
+            hooks.run(x, &y);
+        }
+        y
+    }
+
+    /// The forward hooks this module keeps. Every built-in layer keeps a list; a derived
+    /// model keeps one when it has a [`ForwardHooks`] field. `None` means hooks cannot be
+    /// registered on this module. Register through [`ModuleExt::register_forward_hook`].
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module};
+    /// assert!(Linear::new(1, 1).forward_hooks().is_some());
+    /// ```
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        None
+    }
 
     /// The parameters this module holds itself, not its children's (PyTorch's
     /// `named_parameters(recurse=False)`). Layers without parameters keep the default.
@@ -281,6 +312,120 @@ pub trait Module {
     }
 }
 
+/// `register_forward_hook` for any module, sized or behind `dyn`.
+fn register_on(
+    hooks: Option<&ForwardHooks>,
+    type_name: &str,
+    hook: impl Fn(&Tensor, &Tensor) + Send + Sync + 'static,
+) -> HookHandle {
+    match hooks {
+        Some(hooks) => hooks.register(hook),
+        None => panic!(
+            "register_forward_hook: {type_name} keeps no hook list; give it a field \
+             `hooks: kindling::nn::ForwardHooks` (#[derive(Module)] picks it up) or implement \
+             `Module::forward_hooks`"
+        ),
+    }
+}
+
+fn collect_modules<'a>(
+    name: String,
+    module: &'a dyn Module,
+    out: &mut Vec<(String, &'a dyn Module)>,
+) {
+    let children = module.named_children();
+    out.push((name.clone(), module));
+    for (child_name, child) in children {
+        let full = if name.is_empty() {
+            child_name
+        } else {
+            format!("{name}.{child_name}")
+        };
+        collect_modules(full, child, out);
+    }
+}
+
+/// The generic methods every module has, for a model of your own type and for a layer
+/// behind `&dyn Module` alike (what `named_children` and `named_modules` hand out). They
+/// live outside [`Module`] because a method with a closure argument cannot sit on a trait
+/// object. Bring it in with `use kindling::nn::ModuleExt` (or `kindling::prelude::*`).
+pub trait ModuleExt {
+    /// Registers `hook(input, output)`, run after every [`Module::call`] of this module
+    /// (PyTorch's `register_forward_hook`). `handle.remove()` takes it out again.
+    ///
+    /// # Panics
+    /// If the module keeps no hook list (a hand-written `impl Module` without
+    /// `forward_hooks`); the message names the module's type.
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, Module, ModuleExt, ReLU, Sequential};
+    /// use kindling::Tensor;
+    /// use std::sync::{Arc, Mutex};
+    /// let model = Sequential::new().add(Linear::new(2, 4)).add(ReLU::new());
+    /// let dead = Arc::new(Mutex::new(-1.0));
+    /// let record = dead.clone();
+    /// // A hook on a layer inside the Sequential: the share of ReLU outputs that are 0.
+    /// let _h = model.named_modules()[2].1.register_forward_hook(move |_x, y| {
+    ///     let v = y.to_vec();
+    ///     *record.lock().unwrap() = v.iter().filter(|&&a| a == 0.0).count() as f32 / v.len() as f32;
+    /// });
+    /// model.call(&Tensor::randn(&[8, 2]));
+    /// assert!((0.0..=1.0).contains(&*dead.lock().unwrap()));
+    /// ```
+    fn register_forward_hook(
+        &self,
+        hook: impl Fn(&Tensor, &Tensor) + Send + Sync + 'static,
+    ) -> HookHandle;
+
+    /// This module and every module inside it, depth first, with PyTorch's dotted names:
+    /// `""` for this one, then `"0"`, `"block.conv1"`, ... (PyTorch's `named_modules`).
+    ///
+    /// ```
+    /// use kindling::nn::{Linear, ModuleExt, ReLU, Sequential};
+    /// let model = Sequential::new().add(Linear::new(2, 2)).add(ReLU::new());
+    /// let names: Vec<String> = model.named_modules().into_iter().map(|(k, _)| k).collect();
+    /// assert_eq!(names, ["", "0", "1"]);
+    /// ```
+    fn named_modules(&self) -> Vec<(String, &dyn Module)>;
+}
+
+impl<M: Module> ModuleExt for M {
+    fn register_forward_hook(
+        &self,
+        hook: impl Fn(&Tensor, &Tensor) + Send + Sync + 'static,
+    ) -> HookHandle {
+        register_on(self.forward_hooks(), &self.type_name(), hook)
+    }
+    fn named_modules(&self) -> Vec<(String, &dyn Module)> {
+        let mut out = Vec::new();
+        collect_modules(String::new(), self, &mut out);
+        out
+    }
+}
+
+/// The same for a layer behind `&dyn Module`.
+///
+/// ```
+/// use kindling::nn::{Linear, Module, ModuleExt, Sequential};
+/// let model = Sequential::new().add(Sequential::new().add(Linear::new(2, 2)));
+/// let inner: &dyn Module = model.named_children()[0].1;
+/// assert_eq!(inner.named_modules().last().unwrap().0, "0");
+/// inner.register_forward_hook(|_x, _y| {}).remove();
+/// ```
+impl ModuleExt for dyn Module + '_ {
+    fn register_forward_hook(
+        &self,
+        hook: impl Fn(&Tensor, &Tensor) + Send + Sync + 'static,
+    ) -> HookHandle {
+        register_on(self.forward_hooks(), &self.type_name(), hook)
+    }
+    fn named_modules(&self) -> Vec<(String, &dyn Module)> {
+        let mut out = Vec::new();
+        collect_modules(String::new(), self, &mut out);
+        out
+    }
+}
+
 /// Prefixes every key of a child's list with the child's name.
 fn prefixed(
     name: &str,
@@ -295,6 +440,12 @@ fn prefixed(
 impl<M: Module + ?Sized> Module for Box<M> {
     fn forward(&self, x: &Tensor) -> Tensor {
         (**self).forward(x)
+    }
+    fn call(&self, x: &Tensor) -> Tensor {
+        (**self).call(x)
+    }
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        (**self).forward_hooks()
     }
     fn own_parameters(&self) -> Vec<(String, Tensor)> {
         (**self).own_parameters()

@@ -2,7 +2,7 @@
 
 use kindling_core::Tensor;
 
-use crate::Module;
+use crate::{ForwardHooks, Module};
 
 /// 2-d max pooling over `kernel × kernel` windows (`torch.nn.MaxPool2d`); the stride
 /// defaults to the kernel size, so windows do not overlap.
@@ -17,6 +17,7 @@ pub struct MaxPool2d {
     kernel: usize,
     stride: usize,
     training: bool,
+    hooks: ForwardHooks,
 }
 
 impl MaxPool2d {
@@ -30,6 +31,7 @@ impl MaxPool2d {
             kernel,
             stride: kernel,
             training: true,
+            hooks: ForwardHooks::new(),
         }
     }
 
@@ -56,6 +58,9 @@ impl Module for MaxPool2d {
     }
     fn is_training(&self) -> bool {
         self.training
+    }
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        Some(&self.hooks)
     }
     fn extra_repr(&self) -> String {
         format!(

@@ -3,7 +3,7 @@
 
 use kindling_core::Tensor;
 
-use crate::Module;
+use crate::{ForwardHooks, Module};
 
 /// A chain of modules; `forward` feeds each one's output to the next.
 ///
@@ -17,6 +17,7 @@ use crate::Module;
 pub struct Sequential {
     layers: Vec<Box<dyn Module>>,
     training: bool,
+    hooks: ForwardHooks,
 }
 
 /// The same as [`Sequential::new`]: in training mode, as every new module is.
@@ -36,6 +37,7 @@ impl Sequential {
         Sequential {
             layers: Vec::new(),
             training: true,
+            hooks: ForwardHooks::new(),
         }
     }
 
@@ -106,7 +108,7 @@ impl Sequential {
     pub fn forward_all(&self, x: &Tensor) -> Vec<Tensor> {
         let mut outs: Vec<Tensor> = Vec::with_capacity(self.layers.len());
         for layer in &self.layers {
-            let next = layer.forward(outs.last().unwrap_or(x));
+            let next = layer.call(outs.last().unwrap_or(x));
             outs.push(next);
         }
         outs
@@ -117,7 +119,7 @@ impl Module for Sequential {
     fn forward(&self, x: &Tensor) -> Tensor {
         self.layers
             .iter()
-            .fold(x.clone(), |h, layer| layer.forward(&h))
+            .fold(x.clone(), |h, layer| layer.call(&h))
     }
 
     fn named_children(&self) -> Vec<(String, &dyn Module)> {
@@ -145,6 +147,9 @@ impl Module for Sequential {
 
     fn is_training(&self) -> bool {
         self.training
+    }
+    fn forward_hooks(&self) -> Option<&ForwardHooks> {
+        Some(&self.hooks)
     }
 }
 
