@@ -169,7 +169,7 @@ fn main() {
 
     // Training mode: normalise with the batch's own statistics.
     let mut bn = nn::BatchNorm1d::new(c); // γ = 1, β = 0, momentum 0.1, eps 1e-5
-    let momentum = bn.config().momentum as f64;
+    let momentum = bn.config().momentum.expect("the default momentum is 0.1") as f64;
     let (eps, eps_text) = (bn.config().eps as f64, format!("{:e}", bn.config().eps));
     bn.train();
     let normalized = bn.forward(&scores);

@@ -10,6 +10,9 @@ to eval mode and records one more forward. Inputs have per-channel means far
 from 0 and variances far from 1, so a wrong momentum, a biased-vs-unbiased
 variance mix-up or eval using the wrong statistics all show.
 
+Two cases use ``momentum=None`` (the cumulative moving average) over FOUR
+training steps before eval.
+
 Two cases put a layer in front (Linear -> BatchNorm1d, Conv2d -> BatchNorm2d)
 to check gradients flowing through BN into the previous layer. The
 ``class_scores`` case is the classroom example from the project's BatchNorm
@@ -185,6 +188,9 @@ def main():
                              "stride": 1, "padding": 1, "bias": True},
                   "expr": "torch.nn.Conv2d(2, 3, 3, padding=1)"})
     class_scores()
+    # momentum=None: the cumulative moving average, over four batches, then eval.
+    run_case("bn1d_8x3_momentum_none", "bn1d", (8, 3), momentum=None, n_steps=4)
+    run_case("bn2d_4x2x3x3_momentum_none", "bn2d", (4, 2, 3, 3), momentum=None, n_steps=4)
     write_fixture(OUT, GENERATOR, cases)
 
 

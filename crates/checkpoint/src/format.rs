@@ -5,15 +5,16 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic: 89 4B 44 4C 0D 0A 1A 0A  ("\x89KDL\r\n\x1a\n")
-//!      8     4  format version, u32 little-endian (2)
+//!      8     4  format version, u32 little-endian (3)
 //!     12     4  kind, u32 LE: 1 = model weights (save), 2 = training checkpoint
 //!     16     8  metadata length M, u64 LE
 //!     24     8  payload length P, u64 LE
 //!     32    32  SHA-256 of every other byte of the file: bytes 0..32, then 64..end
 //!     64     M  metadata: JSON {kindling_version, kind, tensors: [{key, dtype, shape}],
 //!               tensor_bytes, state_encoding, state_bytes}
-//!   64+M     P  payload: each tensor's f32 values, little-endian, row-major, in key
-//!               order, back to back (tensor_bytes), then the training state (state_bytes)
+//!   64+M     P  payload: each tensor's values, little-endian, row-major, in key order,
+//!               back to back (tensor_bytes): f32 for "F32", and one i64 for an "I64"
+//!               counter such as num_batches_tracked; then the training state (state_bytes)
 //! ```
 //!
 //! Versions: 1 stored each parameter's optimizer state as one struct with a field for
@@ -61,11 +62,12 @@ pub const MAGIC: [u8; 8] = *b"\x89KDL\r\n\x1a\n";
 /// |---|---|
 /// | 1 | the first |
 /// | 2 | the optimizer state of a training checkpoint: per parameter, PyTorch's named buffers |
+/// | 3 | counters (BatchNorm's `num_batches_tracked`) as one exact I64 instead of an F32 |
 ///
 /// ```
-/// assert_eq!(kindling::checkpoint::FORMAT_VERSION, 2);
+/// assert_eq!(kindling::checkpoint::FORMAT_VERSION, 3);
 /// ```
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The size of the fixed header, in bytes: magic, version, kind, two lengths, checksum.
 ///
@@ -74,8 +76,11 @@ pub const FORMAT_VERSION: u32 = 2;
 /// ```
 pub const HEADER_LEN: usize = 64;
 
-/// The only dtype the native format holds: kindling's tensors are all `f32`.
+/// kindling's tensors are all `f32`.
 const DTYPE_F32: &str = "F32";
+/// A state dict's exact counters (`StateDict::insert_count`), from version 3 on: a
+/// one-element entry stored as a little-endian i64.
+const DTYPE_I64: &str = "I64";
 /// How the training state after the tensors is encoded.
 pub(crate) const STATE_ENCODING: &str = "postcard";
 
@@ -163,12 +168,13 @@ pub(crate) fn write(file: &mut File, kind: Kind, sd: &StateDict, state: &[u8]) -
     let mut tensors = Vec::with_capacity(sd.len());
     let mut tensor_bytes: u64 = 0;
     for (key, t) in sd.iter() {
+        let counter = sd.is_count(key);
         tensors.push(TensorMeta {
             key: key.to_string(),
-            dtype: DTYPE_F32.to_string(),
+            dtype: if counter { DTYPE_I64 } else { DTYPE_F32 }.to_string(),
             shape: t.shape().iter().map(|&d| d as u64).collect(),
         });
-        tensor_bytes += t.numel() as u64 * 4;
+        tensor_bytes += if counter { 8 } else { t.numel() as u64 * 4 };
     }
     let (state_encoding, state_bytes) = match kind {
         Kind::Model => (None, 0),
@@ -198,7 +204,11 @@ pub(crate) fn write(file: &mut File, kind: Kind, sd: &StateDict, state: &[u8]) -
     let mut out = Hashing { inner: out, hasher };
     out.write_all(&meta_bytes)?;
     let mut buf = Vec::with_capacity(64 * 1024);
-    for (_, t) in sd.iter() {
+    for (key, t) in sd.iter() {
+        if let (true, Some(n)) = (sd.is_count(key), sd.count(key)) {
+            out.write_all(&(n.min(i64::MAX as u64) as i64).to_le_bytes())?;
+            continue;
+        }
         let data = t.data();
         for chunk in data.chunks(16 * 1024) {
             buf.clear();
@@ -445,15 +455,24 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, Ch
     let mut layout = Vec::with_capacity(meta.tensors.len());
     let mut sum: u64 = 0;
     for t in &meta.tensors {
-        if t.dtype != DTYPE_F32 {
-            return Err(CheckpointError::corrupt(
-                path,
-                format!(
-                    "tensor {:?} has dtype {:?}; only F32 exists",
-                    t.key, t.dtype
-                ),
-            ));
-        }
+        let width = match t.dtype.as_str() {
+            DTYPE_F32 => 4,
+            DTYPE_I64 if version >= 3 => 8,
+            _ => {
+                let known = if version >= 3 {
+                    "F32 and I64"
+                } else {
+                    "only F32"
+                };
+                return Err(CheckpointError::corrupt(
+                    path,
+                    format!(
+                        "tensor {:?} has dtype {:?}; version {version} files hold {known}",
+                        t.key, t.dtype
+                    ),
+                ));
+            }
+        };
         if !seen.insert(t.key.as_str()) {
             return Err(CheckpointError::corrupt(
                 path,
@@ -462,13 +481,22 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, Ch
         }
         let shape: Option<Vec<usize>> = t.shape.iter().map(|&d| usize::try_from(d).ok()).collect();
         let numel = shape.as_deref().and_then(checked_numel);
-        let nbytes = numel.and_then(|n| n.checked_mul(4));
+        let nbytes = numel.and_then(|n| n.checked_mul(width));
         let (Some(shape), Some(numel), Some(nbytes)) = (shape, numel, nbytes) else {
             return Err(CheckpointError::corrupt(
                 path,
                 format!("tensor {:?} has an impossible shape {:?}", t.key, t.shape),
             ));
         };
+        if width == 8 && numel != 1 {
+            return Err(CheckpointError::corrupt(
+                path,
+                format!(
+                    "counter {:?} has shape {:?}; a counter holds one value",
+                    t.key, t.shape
+                ),
+            ));
+        }
         sum = sum.checked_add(nbytes as u64).ok_or_else(|| {
             CheckpointError::corrupt(path, "the tensors' sizes overflow when added up")
         })?;
@@ -481,7 +509,7 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, Ch
                 ),
             ));
         }
-        layout.push((t.key.as_str(), shape, numel));
+        layout.push((t.key.as_str(), shape, numel, width));
     }
     if sum != meta.tensor_bytes {
         return Err(CheckpointError::corrupt(
@@ -507,7 +535,21 @@ pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<Decoded<'a>, Ch
     //    in the file, because the sizes were checked against the payload above.
     let mut tensors = StateDict::new();
     let mut at = 0usize;
-    for (key, shape, numel) in layout {
+    for (key, shape, numel, width) in layout {
+        if width == 8 {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(&payload[at..at + 8]);
+            let n = i64::from_le_bytes(le);
+            let Ok(n) = u64::try_from(n) else {
+                return Err(CheckpointError::corrupt(
+                    path,
+                    format!("counter {key:?} is negative ({n})"),
+                ));
+            };
+            tensors.insert_count(key, n);
+            at += 8;
+            continue;
+        }
         let raw = &payload[at..at + numel * 4];
         let values: Vec<f32> = raw
             .chunks_exact(4)

@@ -6,8 +6,9 @@
 //! each key to its dtype, shape and byte range, then the raw little-endian data. kindling
 //! already uses PyTorch's key names (`"0.weight"`, `"1.running_mean"`) and row-major
 //! layouts, so the tensors go across unchanged, with one exception: PyTorch keeps
-//! BatchNorm's `num_batches_tracked` as an int64, kindling as an f32, so that key is
-//! written as I64 and read back from F32, F64 or I64.
+//! BatchNorm's `num_batches_tracked` as an int64, and so does kindling, as an exact count
+//! entry of the state dict (`StateDict::insert_count`): that key is written as I64 and
+//! read back from I64 exactly, or from F32 or F64 (older files).
 //!
 //! Reading guards the crate: the header length and every byte range are checked against
 //! the file's real size, with checked arithmetic, before the `safetensors` crate parses
@@ -102,8 +103,14 @@ pub fn save_safetensors(sd: &StateDict, path: impl AsRef<Path>) -> Result<(), Ch
         .iter()
         .map(|(key, t)| {
             let data = t.data();
-            let (dtype, bytes) = if is_int64_key(key) {
-                // A count stored as f32 is an exact integer below 2^24; round anyway.
+            let exact = sd.count(key).filter(|_| sd.is_count(key));
+            let (dtype, bytes) = if let Some(n) = exact {
+                (
+                    Dtype::I64,
+                    (n.min(i64::MAX as u64) as i64).to_le_bytes().to_vec(),
+                )
+            } else if is_int64_key(key) {
+                // Not a whole number (set by hand): round, as a cast to int64 would.
                 let bytes = data
                     .iter()
                     .flat_map(|v| (v.round() as i64).to_le_bytes())
@@ -391,6 +398,14 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<StateDict, CheckpointE
     let mut sd = StateDict::new();
     for (key, shape, view) in views {
         let data = view.data();
+        if view.dtype() == Dtype::I64 && data.len() == 8 {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(data);
+            if let Ok(n) = u64::try_from(i64::from_le_bytes(le)) {
+                sd.insert_count(key.clone(), n);
+                continue;
+            }
+        }
         let values: Vec<f32> = match view.dtype() {
             Dtype::F32 => data
                 .chunks_exact(4)

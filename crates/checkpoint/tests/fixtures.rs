@@ -306,3 +306,25 @@ fn every_format_version_loads_and_resumes() {
         }
     }
 }
+
+/// BatchNorm's `num_batches_tracked`: an F32 in format versions 1 and 2, an exact I64 from
+/// version 3. Every version's file gives the same count to the layer that loads it.
+#[test]
+fn num_batches_tracked_loads_from_every_version() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    for (version, dir) in fixture_versions() {
+        let sd = load(dir.join("model.kdl")).unwrap();
+        let key = "1.num_batches_tracked";
+        // The fixture run took SAVED_AT_STEP training steps before saving the model.
+        assert_eq!(sd.count(key), Some(SAVED_AT_STEP), "v{version}");
+        assert_eq!(sd.is_count(key), version >= 3, "v{version}: stored as I64");
+        let mut run = build("sgd_momentum", 1, 1.0);
+        run.model.load_state_dict(&sd).unwrap();
+        let bn = run.model.state_dict();
+        assert_eq!(
+            bn.count(key),
+            Some(SAVED_AT_STEP),
+            "v{version}: after loading"
+        );
+    }
+}

@@ -9,7 +9,14 @@
 //!
 //! The running statistics start at 0 and 1, and with the default momentum 0.1 move only 10%
 //! of the way to each batch's statistics: after one step they are still far from the data.
+//! With `.momentum(None)` the k-th training batch moves them by 1/k, so they are the plain
+//! average of every batch's statistics so far (PyTorch's cumulative moving average).
+//!
+//! `num_batches_tracked` is a `u64` (PyTorch's int64), exact at any count; the state dict
+//! carries it as a count entry (`StateDict::insert_count`), and checkpoints as I64.
 //! The arithmetic is one fused op, `Tensor::batch_norm` (kindling-core, `ops/batch_norm.rs`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kindling_core::Tensor;
 
@@ -31,12 +38,12 @@ use crate::{ForwardHooks, Module};
 pub struct BatchNorm<const D: usize> {
     num_features: usize,
     eps: f32,
-    momentum: f32,
+    momentum: Option<f32>,
     weight: Option<Tensor>,
     bias: Option<Tensor>,
     running_mean: Tensor,
     running_var: Tensor,
-    num_batches_tracked: Tensor,
+    num_batches_tracked: AtomicU64,
     track_running_stats: bool,
     training: bool,
     hooks: ForwardHooks,
@@ -54,8 +61,9 @@ pub struct BatchNormConfig {
     pub num_features: usize,
     /// Added to the variance before the square root.
     pub eps: f32,
-    /// How far the running statistics move towards each batch's.
-    pub momentum: f32,
+    /// How far the running statistics move towards each batch's; `None` for the
+    /// cumulative average (PyTorch's `momentum=None`).
+    pub momentum: Option<f32>,
     /// Whether γ and β exist.
     pub affine: bool,
     /// Whether running statistics are kept (and used in eval).
@@ -82,12 +90,12 @@ impl<const D: usize> BatchNorm<D> {
         BatchNorm {
             num_features,
             eps: 1e-5,
-            momentum: 0.1,
+            momentum: Some(0.1),
             weight: Some(Tensor::ones(&[num_features]).requires_grad(true)),
             bias: Some(Tensor::zeros(&[num_features]).requires_grad(true)),
             running_mean: Tensor::zeros(&[num_features]),
             running_var: Tensor::ones(&[num_features]),
-            num_batches_tracked: Tensor::scalar(0.0),
+            num_batches_tracked: AtomicU64::new(0),
             track_running_stats: true,
             training: true,
             hooks: ForwardHooks::new(),
@@ -95,13 +103,20 @@ impl<const D: usize> BatchNorm<D> {
     }
 
     /// Builder: how far the running statistics move towards each batch's (default 0.1).
+    /// `None` gives the cumulative moving average, as PyTorch's `momentum=None`: the k-th
+    /// training batch moves them by 1/k, so they are the mean of all batches' statistics.
     ///
     /// ```
-    /// let bn = kindling::nn::BatchNorm1d::new(3).momentum(0.3);
-    /// assert_eq!(bn.config().momentum, 0.3);
+    /// use kindling::nn::{BatchNorm1d, Module};
+    /// use kindling::Tensor;
+    /// assert_eq!(BatchNorm1d::new(3).momentum(0.3).config().momentum, Some(0.3));
+    /// let bn = BatchNorm1d::new(1).momentum(None);
+    /// bn.forward(&Tensor::from_vec(vec![1.0, 3.0], &[2, 1])); // batch mean 2
+    /// bn.forward(&Tensor::from_vec(vec![5.0, 7.0], &[2, 1])); // batch mean 6
+    /// assert_eq!(bn.running_mean().to_vec(), vec![4.0]); // (2 + 6) / 2
     /// ```
-    pub fn momentum(mut self, momentum: f32) -> Self {
-        self.momentum = momentum;
+    pub fn momentum(mut self, momentum: impl Into<Option<f32>>) -> Self {
+        self.momentum = momentum.into();
         self
     }
 
@@ -169,7 +184,7 @@ impl<const D: usize> BatchNorm<D> {
     /// assert_eq!(kindling::nn::BatchNorm1d::new(2).num_batches_tracked(), 0);
     /// ```
     pub fn num_batches_tracked(&self) -> u64 {
-        self.num_batches_tracked.item() as u64
+        self.num_batches_tracked.load(Ordering::Relaxed)
     }
 
     /// γ, the learnable scale (`None` without affine).
@@ -197,7 +212,7 @@ impl<const D: usize> BatchNorm<D> {
     /// ```
     /// let bn = kindling::nn::BatchNorm2d::new(8).momentum(0.3);
     /// let config = bn.config();
-    /// assert_eq!((config.num_features, config.momentum, config.eps), (8, 0.3, 1e-5));
+    /// assert_eq!((config.num_features, config.momentum, config.eps), (8, Some(0.3), 1e-5));
     /// assert!(config.affine && config.track_running_stats);
     /// ```
     pub fn config(&self) -> BatchNormConfig {
@@ -221,15 +236,18 @@ impl<const D: usize> BatchNorm<D> {
         self.bias_tensor()
     }
 
-    /// The momentum.
+    /// The momentum; with `momentum(None)`, the factor the next training batch will use,
+    /// 1/(num_batches_tracked + 1).
     ///
     /// ```
     /// #![allow(deprecated)]
     /// assert_eq!(kindling::nn::BatchNorm1d::new(2).get_momentum(), 0.1);
+    /// assert_eq!(kindling::nn::BatchNorm1d::new(2).momentum(None).get_momentum(), 1.0);
     /// ```
     #[deprecated(since = "0.2.0", note = "use `config().momentum`")]
     pub fn get_momentum(&self) -> f32 {
         self.momentum
+            .unwrap_or(1.0 / (self.num_batches_tracked() + 1) as f32)
     }
 
     /// The eps.
@@ -269,8 +287,13 @@ impl<const D: usize> Module for BatchNorm<D> {
     fn forward(&self, x: &Tensor) -> Tensor {
         self.check_rank(x.shape());
         let tracking = self.track_running_stats;
+        let mut momentum = self.momentum.unwrap_or(0.0);
         if self.training && tracking {
-            self.num_batches_tracked.data_mut()[0] += 1.0;
+            let n = self.num_batches_tracked.fetch_add(1, Ordering::Relaxed) + 1;
+            if self.momentum.is_none() {
+                // Moving by 1/n keeps the running value the mean of the n batches seen.
+                momentum = (1.0 / n as f64) as f32;
+            }
         }
         // Without running statistics, eval falls back to the batch's, as in PyTorch.
         let use_batch_stats = self.training || !tracking;
@@ -285,7 +308,7 @@ impl<const D: usize> Module for BatchNorm<D> {
             self.weight.as_ref(),
             self.bias.as_ref(),
             use_batch_stats,
-            self.momentum,
+            momentum,
             self.eps,
         )
     }
@@ -306,9 +329,22 @@ impl<const D: usize> Module for BatchNorm<D> {
             ("running_var".into(), self.running_var.clone()),
             (
                 "num_batches_tracked".into(),
-                self.num_batches_tracked.clone(),
+                Tensor::scalar(self.num_batches_tracked() as f32),
             ),
         ]
+    }
+
+    fn own_counts(&self) -> Vec<(String, u64)> {
+        if !self.track_running_stats {
+            return Vec::new();
+        }
+        vec![("num_batches_tracked".into(), self.num_batches_tracked())]
+    }
+
+    fn set_own_count(&self, name: &str, value: u64) {
+        if name == "num_batches_tracked" {
+            self.num_batches_tracked.store(value, Ordering::Relaxed);
+        }
     }
 
     fn set_training(&mut self, on: bool) {
@@ -332,7 +368,8 @@ impl<const D: usize> Module for BatchNorm<D> {
             "{}, eps={}, momentum={}, affine={}, bias={}, track_running_stats={}",
             c.num_features,
             crate::module::py_float(c.eps),
-            crate::module::py_float(c.momentum),
+            c.momentum
+                .map_or("None".to_string(), crate::module::py_float),
             crate::module::py_bool(c.affine),
             crate::module::py_bool(self.bias.is_some()),
             crate::module::py_bool(c.track_running_stats)

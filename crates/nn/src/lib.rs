@@ -1,8 +1,8 @@
 //! # kindling-nn
 //!
 //! Neural-network building blocks with PyTorch's names and semantics: the [`Module`] trait,
-//! layers, BatchNorm as `torch.nn.BatchNorm*d` (for now without `momentum=None`, and with
-//! `num_batches_tracked` kept as f32, exact up to 2²⁴ batches), losses, and [`StateDict`].
+//! layers, BatchNorm as `torch.nn.BatchNorm*d` (`momentum=None` and an exact
+//! `num_batches_tracked` included), losses, and [`StateDict`].
 //!
 //! One concept per file: `module.rs` (the trait), `state_dict.rs` (keys, strict loading,
 //! `LoadError`), `linear.rs`, `conv.rs`, `batchnorm.rs`, `activation.rs` (ReLU), `pool.rs`,

@@ -225,15 +225,19 @@ pub trait Module {
             {
                 sd.insert(k, t.detach());
             }
+            for (k, n) in self.own_counts() {
+                sd.insert_count(k, n);
+            }
             return sd;
         }
         for (k, t) in self.own_parameters().into_iter().chain(self.own_buffers()) {
             sd.insert(k, t.detach());
         }
+        for (k, n) in self.own_counts() {
+            sd.insert_count(k, n);
+        }
         for (name, child) in children {
-            for (k, t) in child.state_dict().iter() {
-                sd.insert(format!("{name}.{k}"), t.clone());
-            }
+            sd.extend_prefixed(&name, &child.state_dict());
         }
         sd
     }
@@ -256,6 +260,7 @@ pub trait Module {
             return Err(LoadError::from_report(report));
         }
         crate::state_dict::copy_matching(&own, sd);
+        self.load_counts("", sd);
         Ok(())
     }
 
@@ -270,7 +275,53 @@ pub trait Module {
     fn load_state_dict_non_strict(&mut self, sd: &StateDict) -> LoadReport {
         let own = self.state_dict();
         crate::state_dict::copy_matching(&own, sd);
+        self.load_counts("", sd);
         LoadReport::between(&own, sd)
+    }
+
+    /// The integer counters this module holds itself, exact (BatchNorm's
+    /// `num_batches_tracked`, an int64 in PyTorch). They follow the buffers in the state
+    /// dict, as a count entry ([`StateDict::insert_count`]).
+    ///
+    /// ```
+    /// use kindling::nn::{BatchNorm1d, Module};
+    /// assert_eq!(BatchNorm1d::new(2).own_counts(), vec![("num_batches_tracked".to_string(), 0)]);
+    /// ```
+    fn own_counts(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+
+    /// Sets one of this module's own counters (called by `load_state_dict`); modules
+    /// without counters ignore it.
+    ///
+    /// ```
+    /// use kindling::nn::{BatchNorm1d, Module};
+    /// let bn = BatchNorm1d::new(2);
+    /// bn.set_own_count("num_batches_tracked", 5);
+    /// assert_eq!(bn.num_batches_tracked(), 5);
+    /// ```
+    fn set_own_count(&self, _name: &str, _value: u64) {}
+
+    /// Sets every counter in this module and its children from `sd`, whose keys carry
+    /// `prefix` (`""` at the top). A missing key leaves the counter as it is.
+    ///
+    /// ```
+    /// use kindling::nn::{BatchNorm1d, Module, Sequential, StateDict};
+    /// let model = Sequential::new().add(BatchNorm1d::new(2));
+    /// let mut sd = StateDict::new();
+    /// sd.insert_count("0.num_batches_tracked", 3);
+    /// model.load_counts("", &sd);
+    /// assert_eq!(model.state_dict().count("0.num_batches_tracked"), Some(3));
+    /// ```
+    fn load_counts(&self, prefix: &str, sd: &StateDict) {
+        for (name, _) in self.own_counts() {
+            if let Some(n) = sd.count(&format!("{prefix}{name}")) {
+                self.set_own_count(&name, n);
+            }
+        }
+        for (name, child) in self.named_children() {
+            child.load_counts(&format!("{prefix}{name}."), sd);
+        }
     }
 
     /// Clears every parameter's gradient (sets it to `None`, as PyTorch's default does).
@@ -452,6 +503,15 @@ impl<M: Module + ?Sized> Module for Box<M> {
     }
     fn own_buffers(&self) -> Vec<(String, Tensor)> {
         (**self).own_buffers()
+    }
+    fn own_counts(&self) -> Vec<(String, u64)> {
+        (**self).own_counts()
+    }
+    fn set_own_count(&self, name: &str, value: u64) {
+        (**self).set_own_count(name, value)
+    }
+    fn load_counts(&self, prefix: &str, sd: &StateDict) {
+        (**self).load_counts(prefix, sd)
     }
     fn named_children(&self) -> Vec<(String, &dyn Module)> {
         (**self).named_children()

@@ -17,10 +17,15 @@ use kindling_core::Tensor;
 /// assert_eq!(sd.keys(), vec!["weight"]);
 /// assert_eq!(sd.get("weight").unwrap().shape(), &[2, 2]);
 /// ```
+///
+/// A counter such as BatchNorm's `num_batches_tracked` (an int64 in PyTorch) is a scalar
+/// tensor here too, plus its exact value as a `u64` ([`StateDict::count`]): an f32 counts
+/// exactly only up to 2²⁴.
 #[derive(Clone, Default)]
 pub struct StateDict {
     entries: Vec<(String, Tensor)>,
     index: HashMap<String, usize>,
+    counts: HashMap<String, u64>,
 }
 
 impl StateDict {
@@ -46,6 +51,7 @@ impl StateDict {
     /// ```
     pub fn insert(&mut self, key: impl Into<String>, tensor: Tensor) {
         let key = key.into();
+        self.counts.remove(&key);
         match self.index.get(&key) {
             Some(&i) => self.entries[i].1 = tensor,
             None => {
@@ -53,6 +59,60 @@ impl StateDict {
                 self.entries.push((key, tensor));
             }
         }
+    }
+
+    /// Inserts an integer counter (PyTorch's int64 buffers, such as `num_batches_tracked`):
+    /// exact as a `u64` through [`StateDict::count`], and also a scalar tensor (exact up to
+    /// 2²⁴) through [`StateDict::get`], so code that reads tensors keeps working.
+    ///
+    /// ```
+    /// use kindling::nn::StateDict;
+    /// let mut sd = StateDict::new();
+    /// sd.insert_count("num_batches_tracked", (1 << 24) + 1);
+    /// assert_eq!(sd.count("num_batches_tracked"), Some(16_777_217));
+    /// assert_eq!(sd.get("num_batches_tracked").unwrap().item(), 16_777_216.0); // f32 rounds
+    /// ```
+    pub fn insert_count(&mut self, key: impl Into<String>, value: u64) {
+        let key = key.into();
+        self.insert(key.clone(), Tensor::scalar(value as f32));
+        self.counts.insert(key, value);
+    }
+
+    /// The counter under `key`: its exact value if it was inserted as a count, else the
+    /// value of a one-element tensor that holds a whole number ≥ 0 (how checkpoints from
+    /// before exact counts stored it). `None` for a missing key or any other tensor.
+    ///
+    /// ```
+    /// use kindling::nn::StateDict;
+    /// use kindling::Tensor;
+    /// let mut sd = StateDict::new();
+    /// sd.insert("num_batches_tracked", Tensor::scalar(7.0)); // the older, float form
+    /// assert_eq!(sd.count("num_batches_tracked"), Some(7));
+    /// sd.insert("w", Tensor::scalar(0.5));
+    /// assert_eq!(sd.count("w"), None);
+    /// ```
+    pub fn count(&self, key: &str) -> Option<u64> {
+        if let Some(&n) = self.counts.get(key) {
+            return Some(n);
+        }
+        let t = self.get(key)?;
+        if t.numel() != 1 {
+            return None;
+        }
+        let v = t.to_vec()[0];
+        (v.is_finite() && v >= 0.0 && v.fract() == 0.0).then_some(v as u64)
+    }
+
+    /// Whether `key` was inserted as an exact counter ([`StateDict::insert_count`]).
+    ///
+    /// ```
+    /// use kindling::nn::{BatchNorm1d, Module};
+    /// let sd = BatchNorm1d::new(2).state_dict();
+    /// assert!(sd.is_count("num_batches_tracked"));
+    /// assert!(!sd.is_count("running_mean"));
+    /// ```
+    pub fn is_count(&self, key: &str) -> bool {
+        self.counts.contains_key(key)
     }
 
     /// The tensor under `key`.
@@ -119,9 +179,24 @@ impl StateDict {
     pub fn deep_copy(&self) -> StateDict {
         let mut sd = StateDict::new();
         for (k, t) in self.iter() {
-            sd.insert(k, Tensor::from_vec(t.to_vec(), t.shape()));
+            match self.counts.get(k) {
+                Some(&n) => sd.insert_count(k, n),
+                None => sd.insert(k, Tensor::from_vec(t.to_vec(), t.shape())),
+            }
         }
         sd
+    }
+
+    /// Adds every entry of `child` under `prefix.` (counters stay counters): how a model's
+    /// state dict gathers its children's.
+    pub(crate) fn extend_prefixed(&mut self, prefix: &str, child: &StateDict) {
+        for (k, t) in child.iter() {
+            let key = format!("{prefix}.{k}");
+            match child.counts.get(k) {
+                Some(&n) => self.insert_count(key, n),
+                None => self.insert(key, t.clone()),
+            }
+        }
     }
 }
 

@@ -37,8 +37,8 @@ impl Block {
 
     fn forward(&self, x: &Tensor) -> Tensor {
         assert_eq!(x.shape()[1], self.channels);
-        let h = self.bn1.forward(&self.conv1.forward(x)).relu();
-        let h = self.bn2.forward(&self.conv2.forward(&h));
+        let h = self.bn1.call(&self.conv1.call(x)).relu();
+        let h = self.bn2.call(&self.conv2.call(&h));
         let skip = match &self.shortcut {
             Some(conv) => conv.forward(x),
             None => x.clone(),
@@ -64,11 +64,11 @@ impl Net {
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let mut h = self.stem.forward(x);
+        let mut h = self.stem.call(x);
         for block in &self.blocks {
             h = block.forward(&h);
         }
-        self.head.forward(&h.mean_dim(3, false).mean_dim(2, false))
+        self.head.call(&h.mean_dim(3, false).mean_dim(2, false))
     }
 }
 

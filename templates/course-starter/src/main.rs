@@ -36,10 +36,10 @@ impl Cnn {
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        let x = self.bn1.forward(&self.conv1.forward(x)).relu().max_pool2d(2, 2);
-        let x = self.bn2.forward(&self.conv2.forward(&x)).relu().max_pool2d(2, 2);
-        let x = self.bn3.forward(&self.fc1.forward(&x.flatten_from(1))).relu();
-        self.fc2.forward(&x)
+        let x = self.bn1.call(&self.conv1.call(x)).relu().max_pool2d(2, 2);
+        let x = self.bn2.call(&self.conv2.call(&x)).relu().max_pool2d(2, 2);
+        let x = self.bn3.call(&self.fc1.call(&x.flatten_from(1))).relu();
+        self.fc2.call(&x)
     }
 }
 

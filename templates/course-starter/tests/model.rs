@@ -12,7 +12,7 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: &Tensor) -> Tensor {
-        self.fc2.forward(&self.fc1.forward(x).relu())
+        self.fc2.call(&self.fc1.call(x).relu())
     }
 }
 
