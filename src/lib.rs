@@ -37,6 +37,12 @@ pub mod data {
     pub use kindling_data::*;
 }
 
+/// Training diagnostics: per-layer activation and gradient statistics and the
+/// update-to-data ratio, recorded with forward hooks (`kindling_nn::diagnostics`).
+pub mod diagnostics {
+    pub use kindling_nn::diagnostics::*;
+}
+
 /// Saving and loading models and training state (the `kindling-checkpoint` crate).
 pub mod checkpoint {
     pub use kindling_checkpoint::*;

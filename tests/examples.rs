@@ -171,6 +171,11 @@ fn mnist_bn_help_names_every_flag_with_its_default() {
             "--resume <PATH>",
             "continue from PATH/bn.ckpt and PATH/no_bn.ckpt",
         ),
+        ("--diagnostics", "record what happens inside both networks"),
+        (
+            "--diagnostics-every <N>",
+            "with --diagnostics, record every N steps (default 25)",
+        ),
         ("--help", "this text"),
     ] {
         let line = out.lines().find(|l| l.contains(flag));
@@ -181,6 +186,50 @@ fn mnist_bn_help_names_every_flag_with_its_default() {
     }
     // The defaults are in the wording already; clap's own notes would say them twice.
     assert!(!out.contains("[default:"), "{out}");
+}
+
+#[test]
+fn mnist_bn_diagnostics_writes_both_files_for_both_variants() {
+    let out = scratch("diagnostics");
+    let stdout = run_ok(
+        example("mnist_bn")
+            .args(["--limit", "6", "--epochs", "1", "--diagnostics"])
+            .args(["--diagnostics-every", "2", "--out"])
+            .arg(&out),
+    );
+    assert!(
+        stdout.contains("diagnostics.csv, diagnostics.svg"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(out.join("diagnostics.csv")).unwrap();
+    assert!(csv.starts_with("variant,step,layer,kind,metric,value\n"));
+    // Steps 0, 2 and 4 of 6, both variants; BN's layers only in the BN network.
+    for needle in [
+        "bn,0,1,BatchNorm2d,std,",
+        "bn,4,2,ReLU,dead,",
+        "no_bn,2,0,Conv2d,grad_std,",
+        "no_bn,4,0.weight,weight,log10_update_ratio,",
+    ] {
+        assert!(
+            csv.contains(needle),
+            "{needle} missing from diagnostics.csv"
+        );
+    }
+    assert!(!csv.contains("no_bn,0,1,BatchNorm2d"));
+    let steps: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(steps.into_iter().collect::<Vec<_>>(), ["0", "2", "4"]);
+    // BatchNorm's output has a standard deviation of 1 (up to eps) on every recorded step.
+    for line in csv.lines().filter(|l| l.contains(",BatchNorm2d,std,")) {
+        let std: f32 = line.rsplit(',').next().unwrap().parse().unwrap();
+        assert!((std - 1.0).abs() < 0.01, "{line}");
+    }
+    let svg = std::fs::read_to_string(out.join("diagnostics.svg")).unwrap();
+    assert!(svg.contains("with BatchNorm: inputs to ReLU, step 0"));
+    assert!(svg.contains("without BatchNorm: log10 update / data"));
 }
 
 /// A fresh, empty directory for one test, under the target directory's scratch space.

@@ -3,6 +3,7 @@
 //! is the command line and the order of the work; model.rs is the network, train.rs the
 //! loop, state.rs what a checkpoint holds, report.rs and plot.rs what a run writes.
 
+mod inside;
 mod metrics;
 mod model;
 mod plot;
@@ -57,6 +58,13 @@ pub struct Args {
     /// output directory (default runs/mnist_bn)
     #[arg(long, value_name = "DIR", default_value = "runs/mnist_bn")]
     pub out: PathBuf,
+    /// record what happens inside both networks (activations, gradients, updates) and
+    /// write diagnostics.csv and diagnostics.svg
+    #[arg(long)]
+    pub diagnostics: bool,
+    /// with --diagnostics, record every N steps (default 25)
+    #[arg(long, value_name = "N", default_value_t = 25, value_parser = at_least_one_u64)]
+    pub diagnostics_every: u64,
     /// train both variants briefly at lr 0.01, 0.1 and 0.3 and compare
     #[arg(long)]
     pub lr_sweep: bool,
@@ -81,6 +89,10 @@ fn valid_lr(s: &str) -> Result<f32, String> {
 fn at_least_one(s: &str) -> Result<usize, String> {
     let n = s.parse::<usize>().map_err(|e| e.to_string())?;
     (n >= 1).then_some(n).ok_or("must be at least 1".into())
+}
+
+fn at_least_one_u64(s: &str) -> Result<u64, String> {
+    at_least_one(s).map(|n| n as u64)
 }
 
 fn batch_size(s: &str) -> Result<usize, String> {
@@ -111,9 +123,10 @@ fn run(args: &Args) -> Result<(), String> {
     let mut bn = state::Variant::new("bn", true, args.lr, args, per_epoch)?;
     let mut no_bn = state::Variant::new("no_bn", false, args.lr, args, per_epoch)?;
     report::print_plan(args);
-    let bn = train::train(&mut bn, args, &data, true)?;
-    let no_bn = train::train(&mut no_bn, args, &data, true)?;
-    println!("\n{}", report::table(&bn, &no_bn));
-    println!("{}", report::conclusion(&bn, &no_bn));
-    report::write_outputs(args, &bn, &no_bn)
+    let bn_run = train::train(&mut bn, args, &data, true)?;
+    let no_bn_run = train::train(&mut no_bn, args, &data, true)?;
+    println!("\n{}", report::table(&bn_run, &no_bn_run));
+    println!("{}", report::conclusion(&bn_run, &no_bn_run));
+    report::write_outputs(args, &bn_run, &no_bn_run)?;
+    inside::write(&args.out, &bn, &no_bn)
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use kindling::checkpoint::{self, TrainingCheckpoint};
+use kindling::diagnostics::Diagnostics;
 use kindling::nn::Sequential;
 use kindling::prelude::*;
 use kindling::rng::{get_rng_state, set_rng_state, Xoshiro256};
@@ -25,6 +26,8 @@ pub struct Variant {
     /// must hand back the generator as this variant left it, whichever variant ran last.
     rng: Xoshiro256,
     resumed_from: Option<PathBuf>,
+    /// With `--diagnostics`: what the layers did, recorded every `--diagnostics-every` steps.
+    pub diagnostics: Option<Diagnostics>,
 }
 
 impl Variant {
@@ -48,7 +51,12 @@ impl Variant {
             history: Vec::new(),
             rng: get_rng_state(),
             resumed_from: None,
+            diagnostics: None,
         };
+        if args.diagnostics {
+            let every = args.diagnostics_every;
+            v.diagnostics = Some(Diagnostics::attach(&v.model).every(every));
+        }
         if let Some(path) = &args.resume {
             // A checkpoint file names its directory: both variants resume from there.
             let dir = match path.parent() {

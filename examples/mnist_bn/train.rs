@@ -36,11 +36,17 @@ pub fn train(v: &mut Variant, args: &Args, data: &Mnist, show: bool) -> Result<R
         run.start_epoch();
         for batch in loader.epoch(epoch).take(per_epoch) {
             let t0 = Instant::now();
-            let logits = v.model.forward(&batch.images);
+            if let Some(d) = &mut v.diagnostics {
+                d.begin(v.step);
+            }
+            let logits = v.model.call(&batch.images);
             let loss = cross_entropy(&logits, &batch.labels);
             v.opt.zero_grad();
             loss.backward();
             v.opt.step();
+            if let Some(d) = &mut v.diagnostics {
+                d.end();
+            }
             v.step = v.step.checked_add(1).ok_or("the step counter overflowed")?;
             bar.set_message(run.record(v.step, t0, loss.item(), &logits, &batch.labels));
             bar.inc(1);

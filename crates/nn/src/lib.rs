@@ -28,6 +28,7 @@
 mod activation;
 mod batchnorm;
 mod conv;
+pub mod diagnostics;
 mod dropout;
 mod flatten;
 pub mod functional;
