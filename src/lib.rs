@@ -38,7 +38,8 @@ pub mod data {
 }
 
 /// Training diagnostics: per-layer activation and gradient statistics and the
-/// update-to-data ratio, recorded with forward hooks (`kindling_nn::diagnostics`).
+/// update-to-data ratio, recorded with forward hooks (the `diagnostics` module of the
+/// `kindling-nn` crate).
 pub mod diagnostics {
     pub use kindling_nn::diagnostics::*;
 }
