@@ -7,6 +7,7 @@ cd "$(dirname "$0")/../.."
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" tools/golden/gen_ops.py
 "$PYTHON" tools/golden/gen_layers.py
+"$PYTHON" tools/golden/gen_layers_round2.py
 "$PYTHON" tools/golden/gen_batchnorm.py
 "$PYTHON" tools/golden/gen_optim.py
 "$PYTHON" tools/golden/gen_print.py

@@ -8,7 +8,7 @@
 //! forward passes live in `ops/`, in the file named after the op family; the long backward
 //! kernels sit beside them there.
 
-use crate::ops::{batch_norm, conv, matmul, pool, reduce, softmax};
+use crate::ops::{activation, batch_norm, conv, matmul, pool, reduce, softmax};
 use crate::Tensor;
 
 /// One recorded operation: the inputs, the saved values, and (in `backward`) the chain rule.
@@ -29,6 +29,14 @@ pub(crate) enum Op {
     Relu(Tensor),
     Sigmoid(Tensor),
     Tanh(Tensor),
+    LeakyRelu {
+        x: Tensor,
+        slope: f32,
+    },
+    /// GELU, exact form `x·Φ(x)`.
+    Gelu(Tensor),
+    /// GELU, tanh approximation.
+    GeluTanh(Tensor),
     Sum(Tensor),
     Mean(Tensor),
     SumDim {
@@ -81,6 +89,16 @@ pub(crate) enum Op {
         x: Tensor,
         argmax: Vec<u32>,
     },
+    /// Saves nothing but the geometry: the windows are known from the shapes.
+    AvgPool2d {
+        x: Tensor,
+        kernel: usize,
+        stride: usize,
+    },
+    AdaptiveAvgPool2d {
+        x: Tensor,
+        output_size: usize,
+    },
     /// Saved: the mean and 1/σ per channel (batch stats in training, running stats in
     /// eval), from which backward rebuilds the normalised input x̂.
     BatchNorm {
@@ -119,6 +137,9 @@ impl Op {
             Op::Relu(..) => "Relu",
             Op::Sigmoid(..) => "Sigmoid",
             Op::Tanh(..) => "Tanh",
+            Op::LeakyRelu { .. } => "LeakyRelu",
+            Op::Gelu(..) => "Gelu",
+            Op::GeluTanh(..) => "GeluTanh",
             Op::Sum(..) => "Sum",
             Op::Mean(..) => "Mean",
             Op::SumDim { .. } => "SumDim",
@@ -133,6 +154,8 @@ impl Op {
             Op::LogSoftmax { .. } => "LogSoftmax",
             Op::Conv2d { .. } => "Conv2d",
             Op::MaxPool2d { .. } => "MaxPool2d",
+            Op::AvgPool2d { .. } => "AvgPool2d",
+            Op::AdaptiveAvgPool2d { .. } => "AdaptiveAvgPool2d",
             Op::BatchNorm { .. } => "BatchNorm",
             Op::NllLoss { .. } => "NllLoss",
             Op::Custom { name, .. } => name,
@@ -155,7 +178,9 @@ impl Op {
             | Op::Exp(x)
             | Op::Sqrt(x)
             | Op::Sigmoid(x)
-            | Op::Tanh(x) => vec![x],
+            | Op::Tanh(x)
+            | Op::Gelu(x)
+            | Op::GeluTanh(x) => vec![x],
             Op::Powf { x, .. }
             | Op::SumDim { x, .. }
             | Op::MeanDim { x, .. }
@@ -164,6 +189,9 @@ impl Op {
             | Op::Softmax { x, .. }
             | Op::LogSoftmax { x, .. }
             | Op::MaxPool2d { x, .. }
+            | Op::AvgPool2d { x, .. }
+            | Op::AdaptiveAvgPool2d { x, .. }
+            | Op::LeakyRelu { x, .. }
             | Op::NllLoss { x, .. } => vec![x],
             Op::Conv2d { x, w, b, .. } | Op::Linear { x, w, b } => [Some(x), Some(w), b.as_ref()]
                 .into_iter()
@@ -184,7 +212,12 @@ impl Op {
     pub(crate) fn saved(&self) -> Vec<&Tensor> {
         match self {
             Op::Mul(a, b) | Op::Div(a, b) | Op::MatMul(a, b) => vec![a, b],
-            Op::Log(x) | Op::Relu(x) | Op::Powf { x, .. } => vec![x],
+            Op::Log(x)
+            | Op::Relu(x)
+            | Op::Powf { x, .. }
+            | Op::LeakyRelu { x, .. }
+            | Op::Gelu(x)
+            | Op::GeluTanh(x) => vec![x],
             Op::Linear { x, w, .. } | Op::Conv2d { x, w, .. } => vec![x, w],
             // A custom backward may read any of its inputs.
             Op::Custom { inputs, .. } => inputs.iter().collect(),
@@ -257,6 +290,22 @@ impl Op {
             Op::Sigmoid(_) => vec![Some(g.zip_map(out, |g, s| g * s * (1.0 - s)))],
             // tanh' = 1 - tanh²
             Op::Tanh(_) => vec![Some(g.zip_map(out, |g, t| g * (1.0 - t * t)))],
+            // Slope 1 where the input was positive, `slope` elsewhere (at exactly 0 too, as
+            // PyTorch does).
+            Op::LeakyRelu { x, slope } => {
+                vec![Some(
+                    g.zip_map(x, |g, x| if x > 0.0 { g } else { g * slope }),
+                )]
+            }
+            // d/dx x·Φ(x) = Φ(x) + x·φ(x), Φ and φ the standard normal's cdf and density.
+            Op::Gelu(x) => vec![Some(
+                g.zip_map(x, |g, x| g * activation::gelu_derivative(x)),
+            )],
+            // With u = √(2/π)(x + 0.044715x³): d/dx x/2·(1 + tanh u)
+            //   = (1 + tanh u)/2 + x/2·(1 - tanh²u)·du/dx.
+            Op::GeluTanh(x) => vec![Some(
+                g.zip_map(x, |g, x| g * activation::gelu_tanh_derivative(x)),
+            )],
             // Every input element contributed once to the sum.
             Op::Sum(x) => vec![Some(g.expand(x.shape()))],
             Op::Mean(x) => vec![Some(&g.expand(x.shape()) * (1.0 / x.numel() as f32))],
@@ -318,6 +367,19 @@ impl Op {
             Op::MaxPool2d { x, argmax } => {
                 vec![Some(pool::max_pool2d_backward(g, x.shape(), argmax))]
             }
+            // Each output was the mean of its window: its gradient goes back to every
+            // element of the window, divided by the window's size.
+            Op::AvgPool2d { x, kernel, stride } => vec![Some(pool::avg_pool2d_backward(
+                g,
+                x.shape(),
+                *kernel,
+                *stride,
+            ))],
+            // The same, with PyTorch's adaptive windows; where they overlap, an input
+            // element collects a share from every window it is in.
+            Op::AdaptiveAvgPool2d { x, output_size } => vec![Some(
+                pool::adaptive_avg_pool2d_backward(g, x.shape(), *output_size),
+            )],
             Op::BatchNorm {
                 x,
                 weight,

@@ -5,8 +5,9 @@
 //! `num_batches_tracked` included), losses, and [`StateDict`].
 //!
 //! One concept per file: `module.rs` (the trait), `state_dict.rs` (keys, strict loading,
-//! `LoadError`), `linear.rs`, `conv.rs`, `batchnorm.rs`, `activation.rs` (ReLU), `pool.rs`,
-//! `flatten.rs`, `dropout.rs`, `sequential.rs`, `functional.rs` (losses), `init.rs`.
+//! `LoadError`), `linear.rs`, `conv.rs`, `batchnorm.rs`, `activation.rs` (ReLU, LeakyReLU,
+//! Sigmoid, Tanh, GELU), `pool.rs` (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d), `flatten.rs`,
+//! `identity.rs`, `dropout.rs`, `sequential.rs`, `functional.rs` (losses), `init.rs`.
 //!
 //! ```
 //! use kindling::nn::{functional::cross_entropy, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
@@ -33,6 +34,7 @@ mod dropout;
 mod flatten;
 pub mod functional;
 pub mod hooks;
+mod identity;
 pub mod init;
 mod linear;
 mod module;
@@ -41,12 +43,13 @@ mod sequential;
 mod state_dict;
 pub mod utils;
 
-pub use activation::ReLU;
+pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh, GELU};
 pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormConfig};
 pub use conv::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use hooks::{ForwardHooks, HookHandle};
+pub use identity::Identity;
 /// `#[derive(Module)]`: see the `kindling-derive` crate. The derive and the trait share the
 /// name, as serde's `Serialize` does.
 pub use kindling_derive::Module;
@@ -58,6 +61,6 @@ pub use module::{repr, Module, ModuleExt};
 pub mod __private {
     pub use kindling_core::Tensor;
 }
-pub use pool::MaxPool2d;
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
 pub use state_dict::{LoadError, LoadReport, ShapeMismatch, StateDict};

@@ -1,6 +1,7 @@
 //! Element-wise ops: `+ - * /` with broadcasting, negation, and the unary functions
-//! (exp, log, sqrt, powf, relu, sigmoid, tanh). Also the operator overloads, so that
-//! `&a * &b + 1.0` reads like the maths.
+//! (exp, log, sqrt, powf, relu, sigmoid, tanh; leaky_relu and gelu, which need more
+//! maths, are in `activation.rs`). Also the operator overloads, so that `&a * &b + 1.0`
+//! reads like the maths.
 //!
 //! Their backward rules are in `op.rs`. A broadcast input's gradient is summed back to the
 //! input's own shape there (`sum_to`, below), leading dims included.

@@ -2,6 +2,7 @@
 //! reference kernel (or its fast twin in `kernels/`, same name) and records an `Op` (see
 //! `op.rs`) for the backward pass.
 
+pub(crate) mod activation;
 pub(crate) mod batch_norm;
 pub(crate) mod conv;
 pub(crate) mod elementwise;

@@ -1,7 +1,16 @@
-//! 2-d max pooling. The forward pass remembers where each window's maximum was, so the
-//! backward pass routes each gradient to exactly that input element (the others get 0).
-//! The reference kernels are the plain loops below; the fast twins (`kernels/pool.rs`)
-//! split planes across threads and pick maxima without branches.
+//! 2-d pooling on `[N, C, H, W]`: max, average and adaptive average.
+//!
+//! Max pooling remembers where each window's maximum was, so the backward pass routes each
+//! gradient to exactly that input element (the others get 0). Its reference kernels are
+//! the plain loops below; the fast twins (`kernels/pool.rs`) split planes across threads
+//! and pick maxima without branches.
+//!
+//! Average pooling needs nothing saved: every element of a window contributed 1/(window
+//! size) of the output, so the backward pass spreads each output gradient evenly back over
+//! its window. Adaptive average pooling is the same with windows chosen from the sizes,
+//! which may overlap. Both are plain loops only, summing in f32 in the order PyTorch's CPU
+//! kernel does, so that the outputs agree to the bit (all but a 1×1 adaptive output, which
+//! PyTorch computes as a `mean` with a summation order of its own).
 
 use crate::kernels;
 use crate::op::Op;
@@ -53,6 +62,201 @@ impl Tensor {
             },
         )
     }
+
+    /// Average pooling over `kernel × kernel` windows moved by `stride`, on `[N, C, H, W]`
+    /// (no padding, floor rounding, as PyTorch's `F.avg_pool2d` defaults). Each output is
+    /// the mean of its window.
+    ///
+    /// # Panics
+    /// If the input is not 4-d, the kernel or stride is 0, or the window is larger than the
+    /// input plane.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::from_vec((0..16).map(|v| v as f32).collect(), &[1, 1, 4, 4]);
+    /// // The top-left window holds 0, 1, 4, 5: mean 2.5.
+    /// assert_eq!(x.avg_pool2d(2, 2).to_vec(), vec![2.5, 4.5, 10.5, 12.5]);
+    /// ```
+    pub fn avg_pool2d(&self, kernel: usize, stride: usize) -> Tensor {
+        let s = self.shape();
+        assert!(
+            s.len() == 4,
+            "avg_pool2d: expects an input [N, C, H, W], got shape {s:?}"
+        );
+        assert!(
+            kernel >= 1 && stride >= 1,
+            "avg_pool2d: kernel ({kernel}) and stride ({stride}) must be at least 1"
+        );
+        let (h, w) = (s[2], s[3]);
+        assert!(
+            kernel <= h && kernel <= w,
+            "avg_pool2d: kernel {kernel} is larger than the input plane {h}x{w} (shape {s:?})"
+        );
+        let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
+        let rows = fixed_windows(oh, kernel, stride);
+        let cols = fixed_windows(ow, kernel, stride);
+        let out = avg_pool_windows(&self.read(), h, w, &rows, &cols, |sum, _, _| {
+            sum / (kernel * kernel) as f32
+        });
+        Tensor::from_op(
+            out,
+            vec![s[0], s[1], oh, ow],
+            Op::AvgPool2d {
+                x: self.clone(),
+                kernel,
+                stride,
+            },
+        )
+    }
+
+    /// Adaptive average pooling to an `output_size × output_size` plane, on `[N, C, H, W]`
+    /// (PyTorch's `F.adaptive_avg_pool2d` with a square size). The windows are chosen from
+    /// the sizes: along a side of length `L`, output `i` of `n` averages input rows
+    /// `floor(i·L/n) .. ceil((i+1)·L/n)`. When `n` does not divide `L` neighbouring windows
+    /// overlap (7 → 3 gives rows 0..3, 2..5, 4..7), and `n` may exceed `L` (3 → 5 repeats
+    /// rows). An `output_size` of 1 is the global average pool of a CNN's head.
+    ///
+    /// # Panics
+    /// If the input is not 4-d, its plane is empty, or `output_size` is 0.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::from_vec((0..16).map(|v| v as f32).collect(), &[1, 1, 4, 4]);
+    /// assert_eq!(x.adaptive_avg_pool2d(1).to_vec(), vec![7.5]);
+    /// assert_eq!(x.adaptive_avg_pool2d(2).to_vec(), x.avg_pool2d(2, 2).to_vec());
+    /// ```
+    pub fn adaptive_avg_pool2d(&self, output_size: usize) -> Tensor {
+        let s = self.shape();
+        assert!(
+            s.len() == 4,
+            "adaptive_avg_pool2d: expects an input [N, C, H, W], got shape {s:?}"
+        );
+        assert!(
+            output_size >= 1,
+            "adaptive_avg_pool2d: output_size must be at least 1, got 0 (input shape {s:?})"
+        );
+        let (h, w) = (s[2], s[3]);
+        assert!(
+            h >= 1 && w >= 1,
+            "adaptive_avg_pool2d: the input plane {h}x{w} is empty (shape {s:?})"
+        );
+        let rows = adaptive_windows(output_size, h);
+        let cols = adaptive_windows(output_size, w);
+        // PyTorch divides by the window's height, then by its width: the same bits here.
+        let out = avg_pool_windows(&self.read(), h, w, &rows, &cols, |sum, kh, kw| {
+            sum / kh as f32 / kw as f32
+        });
+        Tensor::from_op(
+            out,
+            vec![s[0], s[1], output_size, output_size],
+            Op::AdaptiveAvgPool2d {
+                x: self.clone(),
+                output_size,
+            },
+        )
+    }
+}
+
+/// The input range `start..end` each output index reads along one side, for fixed windows.
+fn fixed_windows(outputs: usize, kernel: usize, stride: usize) -> Vec<(usize, usize)> {
+    (0..outputs)
+        .map(|i| (i * stride, i * stride + kernel))
+        .collect()
+}
+
+/// PyTorch's adaptive windows along one side of length `len`: output `i` of `n` reads
+/// `floor(i·len/n) .. ceil((i+1)·len/n)`. Every input index is in at least one window.
+fn adaptive_windows(n: usize, len: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .map(|i| ((i * len) / n, ((i + 1) * len).div_ceil(n)))
+        .collect()
+}
+
+/// The forward pass of both average pools: for every plane and every pair of windows
+/// (`rows[oy]`, `cols[ox]`), the f32 sum of the window in row-major order, turned into the
+/// output by `finish(sum, window height, window width)`.
+fn avg_pool_windows(
+    x: &[f32],
+    h: usize,
+    w: usize,
+    rows: &[(usize, usize)],
+    cols: &[(usize, usize)],
+    finish: impl Fn(f32, usize, usize) -> f32,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len() / (h * w) * rows.len() * cols.len());
+    for plane in x.chunks(h * w) {
+        for &(y0, y1) in rows {
+            for &(x0, x1) in cols {
+                let mut sum = 0.0f32;
+                for y in y0..y1 {
+                    for v in &plane[y * w + x0..y * w + x1] {
+                        sum += v;
+                    }
+                }
+                out.push(finish(sum, y1 - y0, x1 - x0));
+            }
+        }
+    }
+    out
+}
+
+/// The backward pass of both average pools: output element (oy, ox) was `share` (1/window
+/// size) times the sum of its window, so each element of that window receives
+/// `share · grad`. Overlapping windows add up their shares.
+fn avg_pool_windows_backward(
+    grad: &Tensor,
+    input_shape: &[usize],
+    rows: &[(usize, usize)],
+    cols: &[(usize, usize)],
+    share: impl Fn(f32, usize, usize) -> f32,
+) -> Tensor {
+    let (h, w) = (input_shape[2], input_shape[3]);
+    let mut gx = vec![0.0f32; input_shape.iter().product()];
+    let g = grad.read();
+    let mut g = g.iter();
+    for plane in gx.chunks_mut(h * w) {
+        for &(y0, y1) in rows {
+            for &(x0, x1) in cols {
+                let each = share(*g.next().unwrap(), y1 - y0, x1 - x0);
+                for y in y0..y1 {
+                    for v in &mut plane[y * w + x0..y * w + x1] {
+                        *v += each;
+                    }
+                }
+            }
+        }
+    }
+    Tensor::constant(gx, input_shape.to_vec())
+}
+
+/// `avg_pool2d`'s backward: each output gradient, divided by kernel², to every element of
+/// its window.
+pub(crate) fn avg_pool2d_backward(
+    grad: &Tensor,
+    input_shape: &[usize],
+    kernel: usize,
+    stride: usize,
+) -> Tensor {
+    let (oh, ow) = (grad.shape()[2], grad.shape()[3]);
+    let rows = fixed_windows(oh, kernel, stride);
+    let cols = fixed_windows(ow, kernel, stride);
+    avg_pool_windows_backward(grad, input_shape, &rows, &cols, |g, _, _| {
+        g / (kernel * kernel) as f32
+    })
+}
+
+/// `adaptive_avg_pool2d`'s backward: each output gradient, divided by its window's size,
+/// to every element of the window; where windows overlap the shares add up.
+pub(crate) fn adaptive_avg_pool2d_backward(
+    grad: &Tensor,
+    input_shape: &[usize],
+    output_size: usize,
+) -> Tensor {
+    let rows = adaptive_windows(output_size, input_shape[2]);
+    let cols = adaptive_windows(output_size, input_shape[3]);
+    avg_pool_windows_backward(grad, input_shape, &rows, &cols, |g, kh, kw| {
+        g / kh as f32 / kw as f32
+    })
 }
 
 /// Reference: for every window, scan its values, keeping the first maximum (or the first
