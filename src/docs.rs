@@ -30,6 +30,10 @@ pub mod batchnorm {}
 #[doc = include_str!("../docs/zh/batchnorm.md")]
 pub mod batchnorm_zh {}
 
+/// docs/looking-inside.md
+#[doc = include_str!("../docs/looking-inside.md")]
+pub mod looking_inside {}
+
 /// docs/optimizers.md
 #[doc = include_str!("../docs/optimizers.md")]
 pub mod optimizers {}
