@@ -1,4 +1,6 @@
-//! Reverse-mode automatic differentiation: grad mode, `backward`, and `gradcheck`.
+//! Reverse-mode automatic differentiation: grad mode, `backward`, and user-defined ops
+//! (`custom_op`). `gradcheck`, which checks backward rules against finite differences, is in
+//! `gradcheck.rs` and re-exported here.
 //!
 //! The graph is dynamic (define-by-run): every op that runs with grad mode on and an input
 //! that requires a gradient records itself (`Op`) on its output. `backward` then
@@ -14,6 +16,8 @@ use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::Tensor;
+
+pub use crate::gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
@@ -330,157 +334,4 @@ fn intern(name: &str) -> &'static str {
     let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
     names.push(leaked);
     leaked
-}
-
-/// The outcome of a [`gradcheck`]: the worst disagreement found between the analytic
-/// gradient (from `backward`) and the numerical one (central finite differences).
-#[derive(Debug, Clone, PartialEq)]
-pub struct GradcheckReport {
-    /// Which input (index into the `inputs` slice) holds the worst element.
-    pub input: usize,
-    /// The flat index of the worst element in that input.
-    pub index: usize,
-    /// The gradient `backward` computed there.
-    pub analytic: f32,
-    /// The finite-difference estimate there.
-    pub numeric: f32,
-    /// `|analytic - numeric| / (atol + rtol * |numeric|)`: at most 1 passes.
-    pub error_ratio: f32,
-    /// How many elements were checked in all.
-    pub checked: usize,
-}
-
-impl std::fmt::Display for GradcheckReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "worst of {} elements: input {} element {}: analytic {:.6}, numeric {:.6} \
-             (error {:.2}x the tolerance)",
-            self.checked, self.input, self.index, self.analytic, self.numeric, self.error_ratio
-        )
-    }
-}
-
-/// Options for [`gradcheck`]. The defaults suit f32: a step of 1e-3 and tolerances of 1e-2,
-/// since single precision cannot resolve finer differences.
-#[derive(Debug, Clone, Copy)]
-pub struct GradcheckOptions {
-    /// The finite-difference step.
-    pub eps: f32,
-    /// Absolute tolerance.
-    pub atol: f32,
-    /// Relative tolerance.
-    pub rtol: f32,
-    /// Seed for the random upstream gradient.
-    pub seed: u64,
-}
-
-impl Default for GradcheckOptions {
-    fn default() -> Self {
-        GradcheckOptions {
-            eps: 1e-3,
-            atol: 1e-2,
-            rtol: 1e-2,
-            seed: 7,
-        }
-    }
-}
-
-/// Checks `f`'s backward pass against central finite differences, like
-/// `torch.autograd.gradcheck`.
-///
-/// To exercise every path of the chain rule, the checked scalar is `L = Σ f(x) ⊙ u` for a
-/// fixed random, non-uniform `u`. The analytic gradient of `L` comes from `backward`; the
-/// numerical one perturbs each input element by ±eps. Returns the report of the worst
-/// element: `Ok` if it is within tolerance, `Err` (with the same report) if not.
-///
-/// ```
-/// use kindling::{autograd::gradcheck, Tensor};
-/// let x = Tensor::from_vec(vec![0.5, -1.0, 2.0], &[3]);
-/// let report = gradcheck(|t| t[0].tanh(), &[x], Default::default()).unwrap();
-/// assert!(report.error_ratio <= 1.0);
-/// ```
-pub fn gradcheck(
-    f: impl Fn(&[Tensor]) -> Tensor,
-    inputs: &[Tensor],
-    options: GradcheckOptions,
-) -> Result<GradcheckReport, GradcheckReport> {
-    let leaves: Vec<Tensor> = inputs
-        .iter()
-        .map(|t| Tensor::from_vec(t.to_vec(), t.shape()).requires_grad(true))
-        .collect();
-    let out = f(&leaves);
-    let upstream = {
-        let mut rng = crate::rng::Xoshiro256::seed_from(options.seed);
-        // Magnitudes in [0.5, 1.5) with random signs: no element's gradient is scaled away.
-        let u: Vec<f32> = (0..out.numel())
-            .map(|_| {
-                let v = 0.5 + rng.next_f32();
-                if rng.next_f32() < 0.5 {
-                    -v
-                } else {
-                    v
-                }
-            })
-            .collect();
-        Tensor::from_vec(u, out.shape())
-    };
-    out.backward_with(&upstream);
-
-    // The weighted sum Σ f(x)·u in f64 (f itself runs in f32), so that the finite
-    // difference loses as little as possible.
-    let loss = |xs: &[Tensor]| -> f64 {
-        let y = crate::no_grad(|| f(xs)).to_vec();
-        y.iter()
-            .zip(upstream.data().iter())
-            .map(|(&a, &b)| a as f64 * b as f64)
-            .sum()
-    };
-
-    let mut worst: Option<GradcheckReport> = None;
-    let mut checked = 0;
-    for (i, leaf) in leaves.iter().enumerate() {
-        let analytic = leaf
-            .grad()
-            .map(|g| g.to_vec())
-            .unwrap_or_else(|| vec![0.0; leaf.numel()]);
-        for (j, &a) in analytic.iter().enumerate() {
-            let probe: Vec<Tensor> = leaves
-                .iter()
-                .map(|t| Tensor::from_vec(t.to_vec(), t.shape()))
-                .collect();
-            let original = probe[i].data()[j];
-            probe[i].data_mut()[j] = original + options.eps;
-            let plus = loss(&probe);
-            probe[i].data_mut()[j] = original - options.eps;
-            let minus = loss(&probe);
-            let numeric = ((plus - minus) / (2.0 * options.eps as f64)) as f32;
-            let ratio = (a - numeric).abs() / (options.atol + options.rtol * numeric.abs());
-            checked += 1;
-            if worst.as_ref().is_none_or(|w| ratio > w.error_ratio) {
-                worst = Some(GradcheckReport {
-                    input: i,
-                    index: j,
-                    analytic: a,
-                    numeric,
-                    error_ratio: ratio,
-                    checked: 0,
-                });
-            }
-        }
-    }
-    let mut report = worst.unwrap_or(GradcheckReport {
-        input: 0,
-        index: 0,
-        analytic: 0.0,
-        numeric: 0.0,
-        error_ratio: 0.0,
-        checked: 0,
-    });
-    report.checked = checked;
-    if report.error_ratio <= 1.0 {
-        Ok(report)
-    } else {
-        Err(report)
-    }
 }

@@ -26,6 +26,7 @@
 
 pub mod autograd;
 mod dot;
+mod gradcheck;
 pub mod kernels;
 mod op;
 mod ops;
