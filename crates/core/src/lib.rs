@@ -8,7 +8,8 @@
 //! - The memory behind a tensor, with its version counter: `storage.rs`.
 //! - Every op's backward rule, in one `match`: `op.rs`. Forward passes, each with a plain
 //!   reference kernel: `ops/*.rs`.
-//! - The backward walk, `no_grad`, `gradcheck`: `autograd.rs`. Graphviz export: `dot.rs`.
+//! - The backward walk, `no_grad`, custom ops: `autograd.rs`. The gradient checker:
+//!   `gradcheck.rs`. Graphviz export: `dot.rs`.
 //! - The fast kernels (threads, SIMD, the SGEMM, the buffer pool), each the twin of a
 //!   reference kernel in `ops/`: `kernels/`. The random generator: `rng.rs`.
 //!
