@@ -2,11 +2,14 @@
 //!
 //! Neural-network building blocks with PyTorch's names and semantics: the [`Module`] trait,
 //! layers, BatchNorm as `torch.nn.BatchNorm*d` (for now without `momentum=None`, and with
-//! `num_batches_tracked` kept as f32, exact up to 2²⁴ batches), losses, and [`StateDict`].
+//! `num_batches_tracked` kept as f32, exact up to 2²⁴ batches), LayerNorm, GroupNorm and
+//! InstanceNorm2d, losses, and [`StateDict`].
 //!
 //! One concept per file: `module.rs` (the trait), `state_dict.rs` (keys, strict loading,
-//! `LoadError`), `linear.rs`, `conv.rs`, `batchnorm.rs`, `activation.rs` (ReLU), `pool.rs`,
-//! `flatten.rs`, `dropout.rs`, `sequential.rs`, `functional.rs` (losses), `init.rs`.
+//! `LoadError`), `linear.rs`, `conv.rs`, `batchnorm.rs`, `layernorm.rs`, `groupnorm.rs`
+//! (GroupNorm and InstanceNorm2d), `activation.rs` (ReLU), `pool.rs`, `flatten.rs`,
+//! `dropout.rs`, `sequential.rs`, `hooks.rs` (forward hooks), `functional.rs` (losses),
+//! `init.rs`, `utils.rs` (gradient clipping).
 //!
 //! ```
 //! use kindling::nn::{functional::cross_entropy, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
@@ -31,8 +34,10 @@ mod conv;
 mod dropout;
 mod flatten;
 pub mod functional;
+mod groupnorm;
 pub mod hooks;
 pub mod init;
+mod layernorm;
 mod linear;
 mod module;
 mod pool;
@@ -45,10 +50,12 @@ pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormC
 pub use conv::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use groupnorm::{GroupNorm, GroupNormConfig, InstanceNorm2d, InstanceNormConfig};
 pub use hooks::{ForwardHooks, HookHandle};
 /// `#[derive(Module)]`: see the `kindling-derive` crate. The derive and the trait share the
 /// name, as serde's `Serialize` does.
 pub use kindling_derive::Module;
+pub use layernorm::{LayerNorm, LayerNormConfig};
 pub use linear::{Linear, LinearConfig};
 pub use module::{repr, Module, ModuleExt};
 
