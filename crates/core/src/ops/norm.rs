@@ -26,7 +26,7 @@ use crate::Tensor;
 /// Standardises each row of `d` consecutive values: two passes (the mean, then the mean
 /// squared deviation from it), never `E[x²] - E[x]²`, which cancels badly when the mean is
 /// large next to the spread. Returns `x̂` and `1/√(var + eps)` per row.
-fn standardize_rows_reference(x: &[f32], d: usize, eps: f32) -> (Vec<f32>, Vec<f32>) {
+fn standardize(x: &[f32], d: usize, eps: f32) -> (Vec<f32>, Vec<f32>) {
     let mut out = Vec::with_capacity(x.len());
     let mut inv_std = Vec::with_capacity(x.len().checked_div(d).unwrap_or(0));
     for row in x.chunks(d.max(1)) {
@@ -43,7 +43,7 @@ impl Tensor {
     /// The shared step of `layer_norm` and `group_norm`: every row of `row_len` consecutive
     /// values becomes standard scores, `(x - mean) / √(var + eps)`, biased variance.
     fn standardize_rows(&self, row_len: usize, eps: f32) -> Tensor {
-        let (out, inv_std) = standardize_rows_reference(&self.read(), row_len, eps);
+        let (out, inv_std) = standardize(&self.read(), row_len, eps);
         let op = Op::Standardize {
             x: self.clone(),
             row_len,
@@ -228,8 +228,7 @@ mod tests {
     /// is removed and the spread divided out, so a row's offset and scale vanish.
     #[test]
     fn rows_lose_their_offset_and_scale() {
-        let (x_hat, inv_std) =
-            standardize_rows_reference(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 3, 0.0);
+        let (x_hat, inv_std) = standardize(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 3, 0.0);
         let s = 1.5f32.sqrt();
         let want = [-s, 0.0, s, -s, 0.0, s];
         assert!(
