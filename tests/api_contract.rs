@@ -142,7 +142,7 @@ fn nn_optim_and_checkpoint_contract() -> Result<(), Box<dyn std::error::Error>> 
     Ok(())
 }
 
-/// "Added in round 2" names that exist so far: `retain_grad`, `copy`, and the custom-op API.
+/// "Added in round 2": `retain_grad`, `copy`, and the custom-op API.
 #[test]
 fn round_two_tensor_contract() {
     use kindling::autograd::{custom_op, CustomOp};
@@ -173,4 +173,64 @@ fn round_two_tensor_contract() {
     assert_eq!(h.grad().unwrap().to_vec(), vec![3.0, 3.0]);
     assert_eq!(x.grad().unwrap().to_vec(), vec![6.0, -12.0]);
     assert!(!c.shares_storage(&h));
+}
+
+/// "Added in round 2", layers: the normalisation family, momentum(None), the activations,
+/// the poolings and Identity, built and called exactly as the contract writes them.
+#[test]
+fn round_two_layer_contract() {
+    manual_seed(0);
+    let x3 = Tensor::randn(&[2, 3, 4]);
+    let ln = nn::LayerNorm::new(&[4]).eps(1e-5).elementwise_affine(true);
+    assert_eq!(ln.named_parameters()[0].0, "weight");
+    assert_eq!(ln.parameters()[0].shape(), &[4]);
+    let y = ln.forward(&x3);
+    let row: Vec<f32> = y.to_vec()[..4].to_vec();
+    assert!(row.iter().sum::<f32>().abs() < 1e-5, "each row has mean 0");
+    let ln3 = nn::LayerNorm::new(&[2, 3, 4]).elementwise_affine(false);
+    assert!(ln3.parameters().is_empty());
+    assert_eq!(
+        ln3.forward(&Tensor::randn(&[5, 2, 3, 4])).shape(),
+        &[5, 2, 3, 4]
+    );
+
+    let gn = nn::GroupNorm::new(2, 4).eps(1e-5).affine(true);
+    assert_eq!(gn.forward(&Tensor::randn(&[3, 4, 5])).shape(), &[3, 4, 5]);
+    assert_eq!(
+        nn::GroupNorm::new(1, 4)
+            .affine(false)
+            .forward(&Tensor::randn(&[2, 4, 3, 3]))
+            .shape(),
+        &[2, 4, 3, 3]
+    );
+
+    // momentum(None): the running mean is the mean of the batch means (2 and 6).
+    let bn = nn::BatchNorm1d::new(1).momentum(None);
+    bn.forward(&Tensor::from_vec(vec![1.0, 3.0], &[2, 1]));
+    bn.forward(&Tensor::from_vec(vec![5.0, 7.0], &[2, 1]));
+    assert_eq!(bn.running_mean().to_vec(), vec![4.0]);
+    let _still = nn::BatchNorm2d::new(3).momentum(0.3);
+
+    let v = Tensor::from_vec(vec![-2.0, 0.0, 2.0], &[3]);
+    let sig = nn::Sigmoid::new().forward(&v).to_vec();
+    assert!((sig[1] - 0.5).abs() < 1e-7);
+    assert_eq!(nn::Tanh::new().forward(&v).to_vec()[1], 0.0);
+    assert_eq!(nn::LeakyReLU::new(0.1).forward(&v).to_vec()[0], -0.2);
+    let gelu = nn::GELU::new().forward(&v).to_vec();
+    assert!((gelu[2] - 1.954_499_7).abs() < 1e-6); // 2·Φ(2)
+    let img = Tensor::from_vec((0..16).map(|i| i as f32).collect(), &[1, 1, 4, 4]);
+    assert_eq!(
+        nn::AvgPool2d::new(2).forward(&img).to_vec(),
+        vec![2.5, 4.5, 10.5, 12.5]
+    );
+    assert_eq!(
+        nn::AvgPool2d::new(2).stride(1).forward(&img).shape(),
+        &[1, 1, 3, 3]
+    );
+    let seven = Tensor::ones(&[1, 2, 7, 7]);
+    assert_eq!(
+        nn::AdaptiveAvgPool2d::new(3).forward(&seven).shape(),
+        &[1, 2, 3, 3]
+    );
+    assert_eq!(nn::Identity::new().forward(&v).to_vec(), v.to_vec());
 }

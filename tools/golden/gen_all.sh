@@ -9,6 +9,7 @@ PYTHON="${PYTHON:-python3}"
 "$PYTHON" tools/golden/gen_layers.py
 "$PYTHON" tools/golden/gen_layers_round2.py
 "$PYTHON" tools/golden/gen_batchnorm.py
+"$PYTHON" tools/golden/gen_norm.py
 "$PYTHON" tools/golden/gen_optim.py
 "$PYTHON" tools/golden/gen_print.py
 "$PYTHON" tools/golden/gen_repr.py

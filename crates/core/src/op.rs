@@ -8,7 +8,7 @@
 //! forward passes live in `ops/`, in the file named after the op family; the long backward
 //! kernels sit beside them there.
 
-use crate::ops::{activation, batch_norm, conv, matmul, pool, reduce, softmax};
+use crate::ops::{activation, batch_norm, conv, matmul, norm, pool, reduce, softmax};
 use crate::Tensor;
 
 /// One recorded operation: the inputs, the saved values, and (in `backward`) the chain rule.
@@ -107,6 +107,14 @@ pub(crate) enum Op {
         bias: Option<Tensor>,
         saved: batch_norm::Saved,
     },
+    /// Every row of `row_len` consecutive values turned into standard scores, the step
+    /// under `layer_norm` and `group_norm`. Saved: 1/σ per row. The output is x̂ itself,
+    /// which is all backward needs besides 1/σ, so it reads the output instead of x.
+    Standardize {
+        x: Tensor,
+        row_len: usize,
+        inv_std: Vec<f32>,
+    },
     /// An op written outside kindling (`autograd::custom_op`): its own forward and
     /// backward, behind the `CustomOp` trait.
     Custom {
@@ -157,6 +165,7 @@ impl Op {
             Op::AvgPool2d { .. } => "AvgPool2d",
             Op::AdaptiveAvgPool2d { .. } => "AdaptiveAvgPool2d",
             Op::BatchNorm { .. } => "BatchNorm",
+            Op::Standardize { .. } => "Standardize",
             Op::NllLoss { .. } => "NllLoss",
             Op::Custom { name, .. } => name,
         }
@@ -192,6 +201,7 @@ impl Op {
             | Op::AvgPool2d { x, .. }
             | Op::AdaptiveAvgPool2d { x, .. }
             | Op::LeakyRelu { x, .. }
+            | Op::Standardize { x, .. }
             | Op::NllLoss { x, .. } => vec![x],
             Op::Conv2d { x, w, b, .. } | Op::Linear { x, w, b } => [Some(x), Some(w), b.as_ref()]
                 .into_iter()
@@ -238,6 +248,7 @@ impl Op {
                 | Op::Tanh(..)
                 | Op::Softmax { .. }
                 | Op::LogSoftmax { .. }
+                | Op::Standardize { .. }
                 | Op::Custom { .. }
         )
     }
@@ -396,6 +407,9 @@ impl Op {
                 }
                 grads
             }
+            Op::Standardize {
+                row_len, inv_std, ..
+            } => vec![Some(norm::standardize_backward(g, out, *row_len, inv_std))],
             Op::Custom { name, op, inputs } => {
                 let grads = op.backward(inputs, out, g);
                 assert!(

@@ -2,12 +2,15 @@
 //!
 //! Neural-network building blocks with PyTorch's names and semantics: the [`Module`] trait,
 //! layers, BatchNorm as `torch.nn.BatchNorm*d` (`momentum=None` and an exact
-//! `num_batches_tracked` included), losses, and [`StateDict`].
+//! `num_batches_tracked` included), LayerNorm, GroupNorm and InstanceNorm2d, losses, and
+//! [`StateDict`].
 //!
 //! One concept per file: `module.rs` (the trait), `state_dict.rs` (keys, strict loading,
-//! `LoadError`), `linear.rs`, `conv.rs`, `batchnorm.rs`, `activation.rs` (ReLU, LeakyReLU,
-//! Sigmoid, Tanh, GELU), `pool.rs` (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d), `flatten.rs`,
-//! `identity.rs`, `dropout.rs`, `sequential.rs`, `functional.rs` (losses), `init.rs`.
+//! `LoadError`), `linear.rs`, `conv.rs`, `batchnorm.rs`, `layernorm.rs`, `groupnorm.rs`
+//! (GroupNorm and InstanceNorm2d), `activation.rs` (ReLU, LeakyReLU, Sigmoid, Tanh, GELU),
+//! `pool.rs` (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d), `flatten.rs`, `identity.rs`,
+//! `dropout.rs`, `sequential.rs`, `hooks.rs` (forward hooks), `diagnostics.rs` (training
+//! diagnostics), `functional.rs` (losses), `init.rs`, `utils.rs` (gradient clipping).
 //!
 //! ```
 //! use kindling::nn::{functional::cross_entropy, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
@@ -33,9 +36,11 @@ pub mod diagnostics;
 mod dropout;
 mod flatten;
 pub mod functional;
+mod groupnorm;
 pub mod hooks;
 mod identity;
 pub mod init;
+mod layernorm;
 mod linear;
 mod module;
 mod pool;
@@ -48,11 +53,13 @@ pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d, BatchNorm3d, BatchNormC
 pub use conv::{Conv2d, Conv2dConfig};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
+pub use groupnorm::{GroupNorm, GroupNormConfig, InstanceNorm2d, InstanceNormConfig};
 pub use hooks::{ForwardHooks, HookHandle};
 pub use identity::Identity;
 /// `#[derive(Module)]`: see the `kindling-derive` crate. The derive and the trait share the
 /// name, as serde's `Serialize` does.
 pub use kindling_derive::Module;
+pub use layernorm::{LayerNorm, LayerNormConfig};
 pub use linear::{Linear, LinearConfig};
 pub use module::{repr, Module, ModuleExt};
 
