@@ -2,7 +2,10 @@
 //! Reports the median milliseconds per training step (forward, backward and an SGD step,
 //! after warm-up), inference images per second, and peak RSS.
 //!
-//! `cargo run --release --example bench_cnn -- [--steps N] [--threads N] [--batch N]`
+//! `cargo run --release --example bench_cnn -- [--steps N] [--threads N] [--batch N]
+//! [--diagnostics K]`: with `--diagnostics K`, `kindling::diagnostics` records every K-th
+//! step, and the mean step time (which, unlike the median, includes the recorded steps)
+//! is printed too: the overhead averaged over the recording interval.
 //! Compare with `tools/bench/torch_ref.py`, run in the same sitting (see docs/performance.md).
 
 use std::time::Instant;
@@ -57,6 +60,7 @@ fn main() {
     let mut steps = 50;
     let mut batch = 64;
     let mut profile = false;
+    let mut diagnostics: Option<u64> = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--profile" {
@@ -71,8 +75,9 @@ fn main() {
             "--steps" => steps = value,
             "--batch" => batch = value,
             "--threads" => kindling::set_num_threads(value).expect("set threads once"),
+            "--diagnostics" => diagnostics = Some(value.max(1) as u64),
             other => {
-                panic!("unknown flag {other}; use --steps N, --batch N, --threads N, --profile")
+                panic!("unknown flag {other}; use --steps N, --batch N, --threads N, --diagnostics K, --profile")
             }
         }
     }
@@ -86,15 +91,24 @@ fn main() {
     for bn in [true, false] {
         let mut net = model(bn);
         let mut opt = optim::Sgd::new(net.parameters(), 0.01).momentum(0.9);
+        let mut diag = diagnostics
+            .map(|k| kindling::diagnostics::Diagnostics::attach(&net).every(k));
         let mut times = Vec::new();
         for i in 0..steps + 5 {
             // Profile only the timed steps, so the table matches the ms/step figure.
             kindling::profile::enable(profile && i >= 5);
             let t0 = Instant::now();
+            if let Some(d) = &mut diag {
+                // Counted from the first timed step, so that recorded steps are timed.
+                d.begin(i.saturating_sub(5) as u64);
+            }
             let loss = cross_entropy(&net.forward(&x), &targets);
             opt.zero_grad();
             loss.backward();
             opt.step();
+            if let Some(d) = &mut diag {
+                d.end();
+            }
             if i >= 5 {
                 times.push(t0.elapsed().as_secs_f64() * 1e3);
             }
@@ -118,11 +132,13 @@ fn main() {
                 infer.push(t0.elapsed().as_secs_f64());
             }
         });
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
         let ms = median(times);
         println!(
-            "{:<8} train {:>7.2} ms/step   inference {:>8.0} img/s   peak RSS {:>6.0} MiB",
+            "{:<8} train {:>7.2} ms/step (mean {:>7.2})   inference {:>8.0} img/s   peak RSS {:>6.0} MiB",
             if bn { "BN" } else { "no BN" },
             ms,
+            mean,
             batch as f64 / median(infer),
             peak_rss_mib()
         );

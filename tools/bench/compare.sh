@@ -18,7 +18,7 @@ python3 - "$out" <<'PY'
 import re, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    m = re.match(r"(\w+) (BN|no BN)\s+train\s+([\d.]+) ms/step\s+inference\s+([\d.]+) img/s", line)
+    m = re.match(r"(\w+) (BN|no BN)\s+train\s+([\d.]+) ms/step(?: \(mean\s+[\d.]+\))?\s+inference\s+([\d.]+) img/s", line)
     if m:
         who, variant, ms, ips = m.groups()
         rows.setdefault((who, variant), []).append((float(ms), float(ips)))
