@@ -446,3 +446,97 @@ fn mnist_bn_resume_refuses_counters_it_cannot_continue() {
     let resumed = checkpoint::load_training(dir.join("bn.ckpt")).unwrap();
     assert_eq!((resumed.epoch, resumed.step), (2, max));
 }
+
+#[test]
+fn bn_paper_smoke_run_writes_the_figure_and_redraws_it() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bn_paper-smoke");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = run_ok(
+        example("bn_paper")
+            .args([
+                "--steps",
+                "300",
+                "--eval-every",
+                "100",
+                "--test-images",
+                "500",
+            ])
+            .arg("--out")
+            .arg(&dir),
+    );
+    assert!(out.contains("|  step | acc bn"), "no table:\n{out}");
+    for file in ["bn_paper.csv", "summary.json", "bn_paper.svg"] {
+        assert!(dir.join(file).exists(), "{file} was not written");
+    }
+    let csv = std::fs::read_to_string(dir.join("bn_paper.csv")).unwrap();
+    assert_eq!(
+        csv.lines().next(),
+        Some("variant,step,test_accuracy,p15,p50,p85")
+    );
+    assert_eq!(
+        csv.lines().count(),
+        1 + 2 * 4,
+        "steps 0, 100, 200, 300 per variant"
+    );
+
+    // The shape the PyTorch twin writes too: two variants, five lists each, nothing else.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let variants: Vec<&String> = summary.as_object().unwrap().keys().collect();
+    assert_eq!(variants, ["bn", "plain"]);
+    for variant in ["bn", "plain"] {
+        let v = summary[variant].as_object().unwrap();
+        let mut keys: Vec<&String> = v.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["p15", "p50", "p85", "step", "test_accuracy"]);
+        let list = |k: &str| -> Vec<f64> {
+            v[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        assert_eq!(list("step"), [0.0, 100.0, 200.0, 300.0]);
+        assert!(list("test_accuracy")
+            .iter()
+            .all(|a| (0.0..=1.0).contains(a)));
+        for i in 0..4 {
+            assert!(list("p15")[i] <= list("p50")[i] && list("p50")[i] <= list("p85")[i]);
+        }
+    }
+    // BatchNorm learns within a few hundred steps; the plain network, starting from weights
+    // of 0.01 under sigmoids, is still near chance there.
+    let bn_acc = summary["bn"]["test_accuracy"][3].as_f64().unwrap();
+    assert!(bn_acc > 0.5, "bn accuracy {bn_acc} after 300 steps");
+
+    // --plot-from redraws any summary.json (PyTorch's too) with the same code.
+    let redrawn = dir.join("redrawn");
+    let out = run_ok(
+        example("bn_paper")
+            .arg("--plot-from")
+            .arg(dir.join("summary.json"))
+            .args(["--label", "PyTorch", "--out"])
+            .arg(&redrawn),
+    );
+    assert!(out.contains("Drew"), "{out}");
+    let svg = std::fs::read_to_string(redrawn.join("bn_paper.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("PyTorch") && svg.contains("(c) with BatchNorm")
+    );
+    // A file that is not a summary is refused, by name, before anything is drawn.
+    std::fs::write(redrawn.join("bad.json"), r#"{"bn": {"step": [0]}}"#).unwrap();
+    let out = example("bn_paper")
+        .arg("--plot-from")
+        .arg(redrawn.join("bad.json"))
+        .arg("--out")
+        .arg(&redrawn)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("bad.json") && !err.contains("panicked"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
