@@ -91,8 +91,8 @@ fn main() {
     for bn in [true, false] {
         let mut net = model(bn);
         let mut opt = optim::Sgd::new(net.parameters(), 0.01).momentum(0.9);
-        let mut diag = diagnostics
-            .map(|k| kindling::diagnostics::Diagnostics::attach(&net).every(k));
+        let mut diag =
+            diagnostics.map(|k| kindling::diagnostics::Diagnostics::attach(&net).every(k));
         let mut times = Vec::new();
         for i in 0..steps + 5 {
             // Profile only the timed steps, so the table matches the ms/step figure.
