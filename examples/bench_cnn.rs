@@ -93,7 +93,7 @@ fn main() {
         let mut opt = optim::Sgd::new(net.parameters(), 0.01).momentum(0.9);
         let mut diag =
             diagnostics.map(|k| kindling::diagnostics::Diagnostics::attach(&net).every(k));
-        let mut times = Vec::new();
+        let (mut times, mut recorded) = (Vec::new(), Vec::new());
         for i in 0..steps + 5 {
             // Profile only the timed steps, so the table matches the ms/step figure.
             kindling::profile::enable(profile && i >= 5);
@@ -110,7 +110,11 @@ fn main() {
                 d.end();
             }
             if i >= 5 {
-                times.push(t0.elapsed().as_secs_f64() * 1e3);
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                times.push(ms);
+                if diagnostics.is_some_and(|k| (i - 5) as u64 % k == 0) {
+                    recorded.push(ms);
+                }
             }
         }
         kindling::profile::enable(false);
@@ -133,6 +137,17 @@ fn main() {
             }
         });
         let mean = times.iter().sum::<f64>() / times.len() as f64;
+        if let (Some(k), false) = (diagnostics, recorded.is_empty()) {
+            // Measured in the same run as the plain steps around them, so load on a shared
+            // machine affects both alike: the extra cost of one recorded step, spread over k.
+            let (rec, n) = (median(recorded.clone()), recorded.len());
+            let plain = median(times.clone());
+            println!(
+                "{:<8} {n} recorded steps: median {rec:.2} ms; overhead averaged over {k} steps: {:.1}%",
+                if bn { "BN" } else { "no BN" },
+                100.0 * (rec - plain) / (k as f64 * plain)
+            );
+        }
         let ms = median(times);
         println!(
             "{:<8} train {:>7.2} ms/step (mean {:>7.2})   inference {:>8.0} img/s   peak RSS {:>6.0} MiB",
