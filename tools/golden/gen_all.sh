@@ -13,3 +13,4 @@ PYTHON="${PYTHON:-python3}"
 "$PYTHON" tools/golden/gen_optim.py
 "$PYTHON" tools/golden/gen_print.py
 "$PYTHON" tools/golden/gen_repr.py
+"$PYTHON" tools/golden/gen_exercises.py
