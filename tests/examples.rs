@@ -165,7 +165,17 @@ fn mnist_bn_help_names_every_flag_with_its_default() {
         ("--out <DIR>", "output directory (default runs/mnist_bn)"),
         (
             "--lr-sweep",
-            "train both variants briefly at lr 0.01, 0.1 and 0.3 and compare",
+            "train both variants for 300 steps (or --limit) at each rate of --lr-grid, once per \
+             seed, and compare the median and range of test accuracy",
+        ),
+        (
+            "--seeds <N>",
+            "with --lr-sweep, runs per rate and variant, from seeds --seed, --seed + 1, ... \
+             (default 3)",
+        ),
+        (
+            "--lr-grid <F,...>",
+            "with --lr-sweep, the learning rates, comma-separated (default 0.01,0.1,0.3,0.5,1.0)",
         ),
         (
             "--resume <PATH>",
@@ -186,6 +196,87 @@ fn mnist_bn_help_names_every_flag_with_its_default() {
     }
     // The defaults are in the wording already; clap's own notes would say them twice.
     assert!(!out.contains("[default:"), "{out}");
+}
+
+#[test]
+fn mnist_bn_lr_sweep_writes_every_run_and_the_summary() {
+    let out = scratch("lr-sweep");
+    // Two steps per run and one seed: this checks the plumbing, not what BN does.
+    let stdout = run_ok(
+        example("mnist_bn")
+            .args(["--lr-sweep", "--limit", "2", "--seeds", "1"])
+            .args(["--lr-grid", "1.0,0.01", "--out"])
+            .arg(&out),
+    );
+    for text in [
+        "2 rate(s) x 2 variants x 1 seed(s) (seed 0) = 4 runs of 2 steps",
+        "| lr | BN median | BN range | no BN median | no BN range | NaN (BN / no BN) |",
+        "What this sweep shows (medians over 1 seed;",
+        "With one seed per setting there is no range to read",
+        "The sweep took ",
+    ] {
+        assert!(stdout.contains(text), "missing {text:?} in:\n{stdout}");
+    }
+    // The grid is swept from the smallest rate up, whatever order it was given in.
+    let (small, large) = (stdout.find("| 0.01 |"), stdout.find("| 1 |"));
+    assert!(small.is_some() && small < large, "{stdout}");
+
+    let runs = std::fs::read_to_string(out.join("lr_sweep.csv")).unwrap();
+    let lines: Vec<&str> = runs.lines().collect();
+    assert_eq!(
+        lines[0],
+        "lr,variant,seed,train_loss,test_accuracy,diverged"
+    );
+    assert_eq!(lines.len(), 5, "a row per run:\n{runs}");
+    assert!(lines[1].starts_with("0.01,bn,0,") && lines[4].starts_with("1,no_bn,0,"));
+    for row in &lines[1..] {
+        let acc: f32 = row.split(',').nth(4).unwrap().parse().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{row}");
+    }
+    let summary = std::fs::read_to_string(out.join("lr_sweep_summary.csv")).unwrap();
+    assert!(summary.starts_with(
+        "lr,variant,runs,median_test_accuracy,min_test_accuracy,max_test_accuracy,\
+         median_train_loss,diverged_runs\n"
+    ));
+    assert_eq!(
+        summary.lines().count(),
+        5,
+        "a row per rate and variant:\n{summary}"
+    );
+    assert!(summary.contains("\n1,no_bn,1,"), "{summary}");
+    let svg = std::fs::read_to_string(out.join("lr_sweep.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("learning rate (log scale)"));
+}
+
+#[test]
+fn mnist_bn_lr_sweep_refuses_bad_grids_and_seed_counts_as_usage_errors() {
+    let out = scratch("lr-sweep-bad");
+    for (args, says) in [
+        (
+            &["--lr-sweep", "--lr-grid", "0.1,0"][..],
+            "invalid value '0' for '--lr-grid <F,...>': must be a finite number above 0",
+        ),
+        (
+            &["--lr-sweep", "--lr-grid", "0.1,inf"],
+            "invalid value 'inf' for '--lr-grid <F,...>'",
+        ),
+        (
+            &["--lr-sweep", "--lr-grid", "0.1,"],
+            "invalid value '' for '--lr-grid <F,...>'",
+        ),
+        (
+            &["--lr-sweep", "--seeds", "0"],
+            "invalid value '0' for '--seeds <N>': must be at least 1",
+        ),
+        // Without the sweep these flags would do nothing; a user should hear so.
+        (&["--seeds", "3"], "--lr-sweep"),
+        (&["--lr-grid", "0.1"], "--lr-sweep"),
+    ] {
+        let (code, stdout, stderr) = outcome(example("mnist_bn").args(args).arg("--out").arg(&out));
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?} got as far as:\n{stdout}");
+    }
 }
 
 #[test]

@@ -10,6 +10,8 @@ mod plot;
 mod report;
 mod state;
 mod sweep;
+mod sweep_plot;
+mod sweep_summary;
 mod train;
 
 use std::path::PathBuf;
@@ -65,9 +67,18 @@ pub struct Args {
     /// with --diagnostics, record every N steps (default 25)
     #[arg(long, value_name = "N", default_value_t = 25, value_parser = at_least_one_u64)]
     pub diagnostics_every: u64,
-    /// train both variants briefly at lr 0.01, 0.1 and 0.3 and compare
+    /// train both variants for 300 steps (or --limit) at each rate of --lr-grid, once per
+    /// seed, and compare the median and range of test accuracy
     #[arg(long)]
     pub lr_sweep: bool,
+    /// with --lr-sweep, runs per rate and variant, from seeds --seed, --seed + 1, ... (default 3)
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = at_least_one,
+          requires = "lr_sweep")]
+    pub seeds: usize,
+    /// with --lr-sweep, the learning rates, comma-separated (default 0.01,0.1,0.3,0.5,1.0)
+    #[arg(long, value_name = "F,...", value_delimiter = ',', default_value = "0.01,0.1,0.3,0.5,1.0",
+          value_parser = sweep::grid_rate, requires = "lr_sweep")]
+    pub lr_grid: Vec<f32>,
     /// continue from PATH/bn.ckpt and PATH/no_bn.ckpt (written by a previous run) up to
     /// --epochs; PATH may also be one of the files
     #[arg(long, value_name = "PATH")]
