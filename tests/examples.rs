@@ -631,3 +631,111 @@ fn bn_paper_smoke_run_writes_the_figure_and_redraws_it() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// norm_batch_size with the smallest budget: one batch of 64 images per run and 64 test
+/// images, so that all 24 runs and their scoring take seconds. Checks every output's shape,
+/// not the accuracies, which 64 images cannot make meaningful.
+#[test]
+fn norm_batch_size_smoke_run_writes_every_output() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("norm_batch_size-smoke");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = run_ok(
+        example("norm_batch_size")
+            .args(["--images", "64", "--test-images", "64", "--out"])
+            .arg(&dir),
+    );
+    for needle in [
+        "| batch | lr | BN | BN, train mode | GN | LN | none |",
+        "| 2 | 0.0015625 |",
+        "What this run shows:",
+        "Whole study:",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+
+    let csv = std::fs::read_to_string(dir.join("norm_batch_size.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("norm,batch_size,test_accuracy_eval,test_accuracy_train_mode,final_train_loss,steps,seconds")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 24, "4 normalisations x 6 batch sizes:\n{csv}");
+    for row in &rows {
+        let (norm, batch) = (row[0], row[1].parse::<usize>().unwrap());
+        assert_eq!(row[5].parse::<usize>().unwrap(), 64 / batch, "{row:?}");
+        let acc: f32 = row[2].parse().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{row:?}");
+        // Only BatchNorm computes differently in training mode, so only it has that score.
+        assert_eq!(row[3].is_empty(), norm != "bn", "{row:?}");
+    }
+    let norms: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        norms.into_iter().collect::<Vec<_>>(),
+        ["bn", "gn", "ln", "none"]
+    );
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["settings"]["images_per_run"], 64);
+    assert_eq!(summary["settings"]["test_images"], 64);
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 24);
+    // The linear scaling rule: lr 0.05 at batch 64, a 32nd of it at batch 2.
+    let lr_at = |b: u64| {
+        runs.iter()
+            .find(|r| r["norm"] == "gn" && r["batch_size"] == b)
+            .unwrap()["lr"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((lr_at(64) - 0.05).abs() < 1e-7 && (lr_at(2) - 0.05 / 32.0).abs() < 1e-7);
+
+    let svg = std::fs::read_to_string(dir.join("norm_batch_size.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg")
+            && svg.contains("MNIST test accuracy against batch size")
+            && svg.contains("BatchNorm (train mode"),
+        "not the expected plot"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn norm_batch_size_refuses_bad_flags_and_missing_data_without_panicking() {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("norm_batch_size-bad-flags");
+    for (flag, value, says) in [
+        ("--images", "100", "must be a positive multiple of 64"),
+        ("--images", "0", "must be a positive multiple of 64"),
+        ("--images", "60032", "must be at most 59968"),
+        ("--test-images", "10", "must be at least 64"),
+        ("--lr", "-1", "must be a finite number, 0 or more"),
+    ] {
+        let (code, stdout, stderr) = outcome(
+            example("norm_batch_size")
+                .args([flag, value, "--out"])
+                .arg(&out),
+        );
+        assert_eq!(code, Some(2), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid value '{value}' for '{flag} <"))
+                && stderr.contains(says),
+            "{flag} {value}: {stderr}"
+        );
+        assert!(stdout.is_empty(), "{flag} {value} got as far as:\n{stdout}");
+    }
+    let (code, stdout, stderr) = outcome(
+        example("norm_batch_size")
+            .args(["--data", "/nonexistent/mnist", "--images", "64", "--out"])
+            .arg(&out),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/mnist") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("steps in"),
+        "trained without data:\n{stdout}"
+    );
+}
