@@ -47,15 +47,7 @@ impl Module for ReLU {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.relu()
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
 }
 
 crate::impl_display_as_repr!(ReLU);
@@ -104,15 +96,7 @@ impl Module for LeakyReLU {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.leaky_relu(self.negative_slope)
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
     fn extra_repr(&self) -> String {
         format!(
             "negative_slope={}",
@@ -163,15 +147,7 @@ impl Module for Sigmoid {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.sigmoid()
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
 }
 
 crate::impl_display_as_repr!(Sigmoid);
@@ -216,15 +192,7 @@ impl Module for Tanh {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.tanh()
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
 }
 
 crate::impl_display_as_repr!(Tanh);
@@ -304,15 +272,7 @@ impl Module for GELU {
             x.gelu()
         }
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
     fn extra_repr(&self) -> String {
         let form = if self.tanh { "tanh" } else { "none" };
         format!("approximate='{form}'")

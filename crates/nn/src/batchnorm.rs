@@ -347,16 +347,7 @@ impl<const D: usize> Module for BatchNorm<D> {
         }
     }
 
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
 
     fn type_name(&self) -> String {
         format!("BatchNorm{D}d")

@@ -154,16 +154,7 @@ impl Module for Conv2d {
         weight_and_bias(&self.weight, self.bias.as_ref())
     }
 
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
 
     fn extra_repr(&self) -> String {
         let c = self.config();

@@ -59,15 +59,7 @@ impl Module for Dropout {
             .collect();
         x * &Tensor::from_vec(mask, x.shape())
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
     fn extra_repr(&self) -> String {
         format!("p={}, inplace=False", crate::module::py_float(self.p))
     }

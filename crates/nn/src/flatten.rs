@@ -43,15 +43,7 @@ impl Module for Flatten {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.flatten_from(1)
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
     fn extra_repr(&self) -> String {
         "start_dim=1, end_dim=-1".to_string()
     }

@@ -198,18 +198,8 @@ impl Module for GroupNorm {
         affine_parameters(&self.weight, &self.bias)
     }
 
-    /// Only recorded: GroupNorm computes the same in both modes.
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
-
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    // The training flag is only recorded: GroupNorm computes the same in both modes.
+    crate::layer_flag_and_hooks!();
 
     fn extra_repr(&self) -> String {
         format!(
@@ -391,19 +381,9 @@ impl Module for InstanceNorm2d {
         affine_parameters(&self.weight, &self.bias)
     }
 
-    /// Only recorded: without running statistics, InstanceNorm2d computes the same in
-    /// both modes.
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
-
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    // The training flag is only recorded: without running statistics, InstanceNorm2d computes the same in
+    // both modes.
+    crate::layer_flag_and_hooks!();
 
     /// PyTorch prints the momentum (0.1) even though, without running statistics, it is
     /// never used.

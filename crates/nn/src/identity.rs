@@ -49,15 +49,7 @@ impl Module for Identity {
         // storage and graph node, which is the same thing.
         x.clone()
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
 }
 
 crate::impl_display_as_repr!(Identity);

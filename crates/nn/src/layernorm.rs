@@ -160,18 +160,8 @@ impl Module for LayerNorm {
         }
     }
 
-    /// Only recorded: LayerNorm computes the same in both modes.
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-
-    fn is_training(&self) -> bool {
-        self.training
-    }
-
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    // The training flag is only recorded: LayerNorm computes the same in both modes.
+    crate::layer_flag_and_hooks!();
 
     fn extra_repr(&self) -> String {
         format!(

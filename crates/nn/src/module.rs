@@ -623,6 +623,24 @@ macro_rules! impl_display_as_repr {
     )*};
 }
 
+/// The three `Module` methods every layer writes the same way: its own training flag
+/// (`self.training`) and its forward-hook list (`self.hooks`). Used inside `impl Module`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! layer_flag_and_hooks {
+    () => {
+        fn set_training(&mut self, on: bool) {
+            self.training = on;
+        }
+        fn is_training(&self) -> bool {
+            self.training
+        }
+        fn forward_hooks(&self) -> Option<&$crate::ForwardHooks> {
+            Some(&self.hooks)
+        }
+    };
+}
+
 /// Python's spelling of a bool, for printed settings.
 pub(crate) fn py_bool(b: bool) -> &'static str {
     if b {

@@ -56,15 +56,7 @@ impl Module for MaxPool2d {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.max_pool2d(self.kernel, self.stride)
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
     fn extra_repr(&self) -> String {
         format!(
             "kernel_size={}, stride={}, padding=0, dilation=1, ceil_mode=False",
@@ -126,15 +118,7 @@ impl Module for AvgPool2d {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.avg_pool2d(self.kernel, self.stride)
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
     fn extra_repr(&self) -> String {
         format!(
             "kernel_size={}, stride={}, padding=0",
@@ -184,15 +168,7 @@ impl Module for AdaptiveAvgPool2d {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.adaptive_avg_pool2d(self.output_size)
     }
-    fn set_training(&mut self, on: bool) {
-        self.training = on;
-    }
-    fn is_training(&self) -> bool {
-        self.training
-    }
-    fn forward_hooks(&self) -> Option<&ForwardHooks> {
-        Some(&self.hooks)
-    }
+    crate::layer_flag_and_hooks!();
     fn extra_repr(&self) -> String {
         format!("output_size={}", self.output_size)
     }
