@@ -112,7 +112,7 @@ fn main() {
             if i >= 5 {
                 let ms = t0.elapsed().as_secs_f64() * 1e3;
                 times.push(ms);
-                if diagnostics.is_some_and(|k| (i - 5) as u64 % k == 0) {
+                if diagnostics.is_some_and(|k| ((i - 5) as u64).is_multiple_of(k)) {
                     recorded.push(ms);
                 }
             }

@@ -89,7 +89,7 @@ impl RunResult {
         e.correct += model::count_correct(logits, labels);
         e.seen += labels.len();
         let acc = e.correct as f32 / e.seen as f32;
-        if step % LOG_EVERY == 0 {
+        if step.is_multiple_of(LOG_EVERY) {
             self.log.push((step, e.window / LOG_EVERY as f32, acc));
             e.window = 0.0;
         }

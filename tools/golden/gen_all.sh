@@ -14,3 +14,4 @@ PYTHON="${PYTHON:-python3}"
 "$PYTHON" tools/golden/gen_print.py
 "$PYTHON" tools/golden/gen_repr.py
 "$PYTHON" tools/golden/gen_exercises.py
+"$PYTHON" tools/golden/gen_custom_op.py

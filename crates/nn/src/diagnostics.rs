@@ -257,7 +257,7 @@ impl Diagnostics {
     /// assert!(diag.layers().is_empty());
     /// ```
     pub fn begin(&mut self, step: u64) {
-        if step % self.every != 0 {
+        if !step.is_multiple_of(self.every) {
             self.step = None;
             return;
         }

@@ -97,7 +97,7 @@ impl GroupNorm {
             "group_norm: num_groups must be at least 1, got 0"
         );
         assert!(
-            num_channels % num_groups == 0,
+            num_channels.is_multiple_of(num_groups),
             "group_norm: {num_channels} channels do not split into {num_groups} groups"
         );
         let (weight, bias) = unit_affine(num_channels);

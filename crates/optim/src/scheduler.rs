@@ -383,7 +383,7 @@ impl StepLr {
     }
 
     fn lr_at(&self, epoch: usize, previous: f64, _base: f64) -> f64 {
-        if epoch == 0 || epoch % self.step_size != 0 {
+        if epoch == 0 || !epoch.is_multiple_of(self.step_size) {
             previous
         } else {
             previous * self.gamma

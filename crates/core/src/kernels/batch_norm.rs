@@ -3,11 +3,13 @@
 //! Each (sample, channel) plane is summed in f32 with eight SIMD lanes, samples split
 //! across threads; then each channel's plane sums are added in f64, in a fixed order, so the
 //! result does not depend on thread timing. The element-wise passes run a block of samples
-//! per thread, compiled for AVX2.
+//! per thread, compiled for the widest vectors the CPU has (`vectorized`). Tensors below
+//! `PAR_THRESHOLD` elements (BatchNorm1d after a linear layer) stay on the calling thread:
+//! waking the pool cost more than the work.
 
 use rayon::prelude::*;
 
-use super::{buffers, sum_zip, vectorized};
+use super::{buffers, vectorized};
 
 /// For every channel, `Σ f(channel, a, b)` over its values, for `[n, c, s]` data.
 fn per_channel(
@@ -17,34 +19,82 @@ fn per_channel(
     s: usize,
     f: impl Fn(usize, f32, f32) -> f32 + Sync,
 ) -> Vec<f64> {
-    let mut totals = vec![0.0f64; c];
+    per_channel_pair(a, b, c, s, |ch, x, y| (f(ch, x, y), 0.0))
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect()
+}
+
+/// For every channel, the two sums `Σ f(channel, a, b).0` and `.1` in one pass over the
+/// data (BatchNorm's backward needs Σg and Σg·x̂: one read of g instead of two).
+fn per_channel_pair(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    s: usize,
+    f: impl Fn(usize, f32, f32) -> (f32, f32) + Sync,
+) -> Vec<(f64, f64)> {
+    let mut totals = vec![(0.0f64, 0.0f64); c];
     if a.is_empty() {
         return totals;
     }
-    let mut planes = vec![0.0f32; a.len() / s];
-    super::parallel(|| {
-        planes
-            .par_chunks_mut(c)
-            .zip(a.par_chunks(c * s).zip(b.par_chunks(c * s)))
-            .for_each(|(sums, (a, b))| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        for (ch, sum) in sums.iter_mut().enumerate() {
-                            let range = ch * s..(ch + 1) * s;
-                            *sum = sum_zip(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
-                        }
-                    },
-                )
-            })
-    });
+    let mut planes = vec![(0.0f32, 0.0f32); a.len() / s];
+    let small = a.len() < super::PAR_THRESHOLD;
+    let run = |sums: &mut [(f32, f32)], a: &[f32], b: &[f32]| {
+        vectorized(
+            #[inline(always)]
+            || {
+                for (ch, sum) in sums.iter_mut().enumerate() {
+                    let range = ch * s..(ch + 1) * s;
+                    *sum = sum_zip_pair(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
+                }
+            },
+        )
+    };
+    if small {
+        // Too little work to pay for waking the thread pool.
+        for (sums, (a, b)) in planes
+            .chunks_mut(c)
+            .zip(a.chunks(c * s).zip(b.chunks(c * s)))
+        {
+            run(sums, a, b);
+        }
+    } else {
+        super::parallel(|| {
+            planes
+                .par_chunks_mut(c)
+                .zip(a.par_chunks(c * s).zip(b.par_chunks(c * s)))
+                .for_each(|(sums, (a, b))| run(sums, a, b))
+        });
+    }
     for sample in planes.chunks(c) {
-        totals
-            .iter_mut()
-            .zip(sample)
-            .for_each(|(t, &p)| *t += p as f64);
+        totals.iter_mut().zip(sample).for_each(|(t, &(p, q))| {
+            t.0 += p as f64;
+            t.1 += q as f64;
+        });
     }
     totals
+}
+
+/// `sum_zip` for a function with two outputs, summed side by side in the same lane order.
+#[inline(always)]
+fn sum_zip_pair(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f32, f32) {
+    let (mut p, mut q) = ([0.0f32; 8], [0.0f32; 8]);
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (mut tp, mut tq) = (0.0f32, 0.0f32);
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        let (u, v) = f(x, y);
+        tp += u;
+        tq += v;
+    }
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            let (u, v) = f(x[l], y[l]);
+            p[l] += u;
+            q[l] += v;
+        }
+    }
+    (p.iter().sum::<f32>() + tp, q.iter().sum::<f32>() + tq)
 }
 
 /// Per-channel mean and biased variance, in two passes (never E[x²] - E[x]², which
@@ -69,26 +119,33 @@ pub(crate) fn scale_shift(x: &[f32], alpha: &[f32], beta: &[f32], c: usize, s: u
     if out.is_empty() {
         return out;
     }
-    super::parallel(|| {
-        out.par_chunks_mut(c * s)
-            .zip(x.par_chunks(c * s))
-            .for_each(|(y, x)| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        for ch in 0..c {
-                            let (a, b) = (alpha[ch], beta[ch]);
-                            for (y, &x) in y[ch * s..(ch + 1) * s]
-                                .iter_mut()
-                                .zip(&x[ch * s..(ch + 1) * s])
-                            {
-                                *y = x * a + b;
-                            }
-                        }
-                    },
-                )
-            })
-    });
+    let run = |y: &mut [f32], x: &[f32]| {
+        vectorized(
+            #[inline(always)]
+            || {
+                for ch in 0..c {
+                    let (a, b) = (alpha[ch], beta[ch]);
+                    for (y, &x) in y[ch * s..(ch + 1) * s]
+                        .iter_mut()
+                        .zip(&x[ch * s..(ch + 1) * s])
+                    {
+                        *y = x * a + b;
+                    }
+                }
+            },
+        )
+    };
+    if x.len() < super::PAR_THRESHOLD {
+        out.chunks_mut(c * s)
+            .zip(x.chunks(c * s))
+            .for_each(|(y, x)| run(y, x));
+    } else {
+        super::parallel(|| {
+            out.par_chunks_mut(c * s)
+                .zip(x.par_chunks(c * s))
+                .for_each(|(y, x)| run(y, x))
+        });
+    }
     out
 }
 
@@ -101,9 +158,9 @@ pub(crate) fn grad_sums(
     c: usize,
     s: usize,
 ) -> Vec<(f64, f64)> {
-    let sum_g = per_channel(g, g, c, s, |_, g, _| g);
-    let sum_gx = per_channel(g, x, c, s, |ch, g, x| g * ((x - mean[ch]) * inv_std[ch]));
-    sum_g.into_iter().zip(sum_gx).collect()
+    per_channel_pair(g, x, c, s, |ch, g, x| {
+        (g, g * ((x - mean[ch]) * inv_std[ch]))
+    })
 }
 
 /// `dx = k[ch] · (g - mean_g[ch] - x̂ · mean_gx[ch])` for `[n, c, s]` data, with
@@ -125,33 +182,43 @@ pub(crate) fn input_grad(
     if dx.is_empty() {
         return dx;
     }
-    super::parallel(|| {
-        dx.par_chunks_mut(c * s)
-            .zip(x.par_chunks(c * s).zip(g.par_chunks(c * s)))
-            .for_each(|(dx, (x, g))| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        for ch in 0..c {
-                            let (mu, inv, k, mg, mgx) =
-                                (mean[ch], inv_std[ch], k[ch], mean_g[ch], mean_gx[ch]);
-                            let range = ch * s..(ch + 1) * s;
-                            let lane = dx[range.clone()]
-                                .iter_mut()
-                                .zip(&x[range.clone()])
-                                .zip(&g[range]);
-                            if mg == 0.0 && mgx == 0.0 {
-                                // running statistics: x does not enter (an infinite x stays out)
-                                lane.for_each(|((dx, _), &g)| *dx = k * g);
-                            } else {
-                                for ((dx, &x), &g) in lane {
-                                    *dx = k * (g - mg - (x - mu) * inv * mgx);
-                                }
-                            }
+    let run = |dx: &mut [f32], x: &[f32], g: &[f32]| {
+        vectorized(
+            #[inline(always)]
+            || {
+                for ch in 0..c {
+                    let (mu, inv, k, mg, mgx) =
+                        (mean[ch], inv_std[ch], k[ch], mean_g[ch], mean_gx[ch]);
+                    let range = ch * s..(ch + 1) * s;
+                    let lane = dx[range.clone()]
+                        .iter_mut()
+                        .zip(&x[range.clone()])
+                        .zip(&g[range]);
+                    if mg == 0.0 && mgx == 0.0 {
+                        // running statistics: x does not enter (an infinite x stays out)
+                        lane.for_each(|((dx, _), &g)| *dx = k * g);
+                    } else {
+                        for ((dx, &x), &g) in lane {
+                            *dx = k * (g - mg - (x - mu) * inv * mgx);
                         }
-                    },
-                )
-            })
-    });
+                    }
+                }
+            },
+        )
+    };
+    if x.len() < super::PAR_THRESHOLD {
+        for (dx, (x, g)) in dx
+            .chunks_mut(c * s)
+            .zip(x.chunks(c * s).zip(g.chunks(c * s)))
+        {
+            run(dx, x, g);
+        }
+    } else {
+        super::parallel(|| {
+            dx.par_chunks_mut(c * s)
+                .zip(x.par_chunks(c * s).zip(g.par_chunks(c * s)))
+                .for_each(|(dx, (x, g))| run(dx, x, g))
+        });
+    }
     dx
 }

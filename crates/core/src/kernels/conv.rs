@@ -90,8 +90,12 @@ fn im2col(g: &Geometry, image: &[f32], col: &mut [f32]) {
                     // memcpy call cost more than the copying).
                     dst[..d_lo].fill(0.0);
                     dst[d_hi..].fill(0.0);
-                    let from = (d_lo as isize + shift) as usize;
-                    dst[d_lo..d_hi].copy_from_slice(&plane[from..from + d_hi - d_lo]);
+                    if d_lo < d_hi {
+                        // (An empty range may sit wholly in the padding, where d + shift
+                        // is negative: nothing to copy then.)
+                        let from = (d_lo as isize + shift) as usize;
+                        dst[d_lo..d_hi].copy_from_slice(&plane[from..from + d_hi - d_lo]);
+                    }
                     zero_outside(dst, g.ow, lo, hi);
                     continue;
                 }
@@ -135,6 +139,9 @@ fn col2im(g: &Geometry, col: &mut [f32], image: &mut [f32]) {
                     // onto the plane in one contiguous, vectorised pass.
                     let src = &mut col[row * ohw..(row + 1) * ohw];
                     zero_outside(src, g.ow, lo, hi);
+                    if d_lo == d_hi {
+                        continue; // every tap in the padding
+                    }
                     let from = (d_lo as isize + shift) as usize;
                     for (d, &v) in plane[from..from + d_hi - d_lo]
                         .iter_mut()

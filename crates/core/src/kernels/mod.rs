@@ -21,6 +21,8 @@ pub use buffers::{set_allocator_tuning, set_buffer_pool_bytes};
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
+mod isa;
+pub use isa::{isa, set_isa, vectorized, Isa};
 pub(crate) mod matmul;
 pub(crate) mod pool;
 
@@ -155,36 +157,6 @@ pub fn set_num_threads(n: usize) -> Result<(), String> {
 /// ```
 pub fn num_threads() -> usize {
     pool().current_num_threads()
-}
-
-/// Runs `f` compiled for AVX2 and FMA when the CPU has them, and as plain code otherwise.
-///
-/// A program that uses kindling as a dependency is built for the baseline x86-64 CPU (no
-/// AVX). The hot loops and the optimizers' fused multiply-adds run through this wrapper, so
-/// they get 256-bit vectors and one-instruction `mul_add` all the same. The results do not
-/// change: enabling the features changes which instructions compute each operation, not the
-/// operations themselves (Rust never reassociates or fuses floating-point arithmetic).
-///
-/// ```
-/// let sum: f32 = kindling::kernels::vectorized(#[inline(always)] || (1..=4).map(|v| v as f32).sum());
-/// assert_eq!(sum, 10.0);
-/// ```
-#[doc(hidden)]
-#[inline(always)]
-pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn with_avx2_fma<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports both features, checked just above.
-            return unsafe { with_avx2_fma(f) };
-        }
-    }
-    f()
 }
 
 /// `Σ f(a[i], b[i])` in f32 with eight independent partial sums: the compiler turns the

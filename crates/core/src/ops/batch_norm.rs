@@ -276,6 +276,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn statistics_keep_a_small_spread_on_a_large_offset() {
+        // Values near 1000 with a spread of about 1, as in the exam-scores lesson scaled up:
+        // E[x²] − E[x]² would lose most digits here; the two-pass statistics must not.
+        for (n, c, s) in [(7, 2, 49), (64, 3, 1), (3, 2, 1000)] {
+            let x: Vec<f32> = (0..n * c * s)
+                .map(|i| 1000.0 + ((i * 37 % 101) as f32 - 50.0) * 0.02)
+                .collect();
+            let fast = kernels::batch_norm::channel_stats(&x, n, c, s);
+            for (f, r) in fast.iter().zip(&channel_stats_reference(&x, n, c, s)) {
+                assert!((f.0 - r.0).abs() <= 1e-4, "{f:?} vs {r:?}");
+                assert!(
+                    (f.1 - r.1).abs() <= 1e-5 * r.1,
+                    "{n}x{c}x{s}: {f:?} vs {r:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn fast_and_reference_kernels_agree() {
         let (n, c, s) = (5, 3, 37);
         let x: Vec<f32> = (0..n * c * s)

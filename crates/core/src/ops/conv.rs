@@ -261,6 +261,13 @@ mod tests {
             (2, 2, 9, 8, 3, 3, 3, 2, 1),
             (1, 2, 5, 6, 3, 2, 4, 1, 2),
             (5, 4, 4, 4, 2, 1, 1, 1, 0),
+            // one input channel (K = 9), as in the first layer of an image network
+            (3, 1, 8, 8, 5, 3, 3, 1, 1),
+            (2, 1, 9, 8, 3, 3, 3, 2, 1),
+            // padding as large as the input: whole im2col rows lie in the padding
+            (2, 2, 1, 1, 3, 3, 3, 1, 1),
+            (1, 1, 2, 2, 2, 5, 5, 1, 2),
+            (2, 3, 1, 1, 2, 5, 5, 1, 2),
         ] {
             let g = Geometry::new(&[n, c, h, w], &[o, c, kh, kw], s, p);
             let (x, wt, b) = (

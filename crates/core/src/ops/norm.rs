@@ -148,7 +148,7 @@ impl Tensor {
             "group_norm: num_groups must be at least 1, got 0 (input shape {shape:?})"
         );
         assert!(
-            channels % num_groups == 0,
+            channels.is_multiple_of(num_groups),
             "group_norm: {channels} channels do not split into {num_groups} groups (input shape {shape:?})"
         );
         for (what, t) in [("weight", weight), ("bias", bias)] {

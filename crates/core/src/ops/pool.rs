@@ -319,24 +319,28 @@ mod tests {
 
     #[test]
     fn fast_and_reference_pooling_agree_on_ties_and_nans() {
-        let (planes, h, w) = (3, 7, 6);
-        let mut x: Vec<f32> = (0..planes * h * w).map(|i| ((i * 5) % 7) as f32).collect();
-        x[3] = f32::NAN;
-        x[50] = f32::NAN;
-        for (kernel, stride) in [(2, 2), (3, 1), (3, 2), (1, 1)] {
-            let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
-            let (fv, fa) = kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow);
-            let (rv, ra) = max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow);
-            assert_eq!(fa, ra, "kernel {kernel} stride {stride}");
-            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&fv), bits(&rv));
-            let g: Vec<f32> = (0..fv.len()).map(|i| i as f32 * 0.5).collect();
-            let mut want = vec![0.0; x.len()];
-            for (i, &a) in ra.iter().enumerate() {
-                want[(i / (oh * ow)) * h * w + a as usize] += g[i];
+        // The second shape is wider than the 2x2 kernel's 256-column row buffer; both have
+        // many tied windows, and NaNs alone, two to a window, and in a window's last place.
+        for (planes, h, w) in [(3, 7, 6), (2, 4, 600)] {
+            let mut x: Vec<f32> = (0..planes * h * w).map(|i| ((i * 5) % 7) as f32).collect();
+            for at in [3, 50, w + 1, w + 2, 2 * w + 3 * w / 2 + 1] {
+                x[at] = f32::NAN;
             }
-            let fast = kernels::pool::max_pool2d_backward(&g, &fa, h * w, oh * ow, x.len());
-            assert_eq!(fast, want);
+            for (kernel, stride) in [(2, 2), (3, 1), (3, 2), (1, 1)] {
+                let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
+                let (fv, fa) = kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow);
+                let (rv, ra) = max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow);
+                assert_eq!(fa, ra, "kernel {kernel} stride {stride}");
+                let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fv), bits(&rv));
+                let g: Vec<f32> = (0..fv.len()).map(|i| i as f32 * 0.5).collect();
+                let mut want = vec![0.0; x.len()];
+                for (i, &a) in ra.iter().enumerate() {
+                    want[(i / (oh * ow)) * h * w + a as usize] += g[i];
+                }
+                let fast = kernels::pool::max_pool2d_backward(&g, &fa, h * w, oh * ow, x.len());
+                assert_eq!(fast, want);
+            }
         }
     }
 }
