@@ -169,7 +169,8 @@ fn the_check_catches_broken_links() {
     );
     write(
         "b.md",
-        "# The `b` heading\n\n![picture](img/none.svg)\n\n`--n <N>` but --n <N>, --n \\<N>\n",
+        "# The `b` heading\n\n![picture](img/none.svg)\n\n`--n <N>` but --n <N>, --n \\<N>\n\n\
+         <img src=\"img/gone.svg\" width=\"50%\">\n",
     );
     write("zh/c.md", "# C\n\n[up](../a.md#a)\n");
     let problems = check_book(&repo);
@@ -182,6 +183,7 @@ fn the_check_catches_broken_links() {
         "docs/b.md:5: <N>: read as an HTML tag, so it does not show; \
          write it in `backticks` or escape it as \\<",
         "docs/b.md:3: (img/none.svg): docs/img/none.svg does not exist",
+        "docs/b.md:7: (img/gone.svg): docs/img/gone.svg does not exist",
         "docs/zh/c.md: not in docs/SUMMARY.md, so not in the book",
     ];
     assert_eq!(problems, expect, "{}", problems.join("\n"));

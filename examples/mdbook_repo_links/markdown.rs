@@ -93,10 +93,37 @@ pub fn links(text: &str) -> Vec<Link> {
                 | LinkType::ShortcutUnknown => {}
                 LinkType::Autolink | LinkType::Email | LinkType::WikiLink { .. } => {}
             }
+        } else if let Event::Html(_) | Event::InlineHtml(_) = event {
+            html_links(text, range, &mut out);
         }
     }
     out.sort_by_key(|l| (l.line, l.span.as_ref().map(|s| s.start)));
     out
+}
+
+/// The `src="..."` and `href="..."` values in the HTML at `text[range]`, as written in a
+/// chapter that sizes an image with `<img src="assets/x.svg" width="60%">`.
+fn html_links(text: &str, range: Range<usize>, out: &mut Vec<Link>) {
+    let html = &text[range.clone()];
+    for attr in ["src=", "href="] {
+        let mut from = 0;
+        while let Some(at) = html[from..].find(attr) {
+            let start = from + at + attr.len();
+            from = start;
+            let Some(quote @ ('"' | '\'')) = html[start..].chars().next() else {
+                continue;
+            };
+            let Some(len) = html[start + 1..].find(quote) else {
+                continue;
+            };
+            let span = range.start + start + 1..range.start + start + 1 + len;
+            out.push(Link {
+                dest: text[span.clone()].to_string(),
+                line: line_of(text, span.start),
+                span: Some(span),
+            });
+        }
+    }
 }
 
 /// mdBook's id for a heading whose text is `content` (mdbook-html 0.5's `id_from_content`):
