@@ -218,3 +218,22 @@ fn heading_ids_follow_mdbook() {
         ]
     );
 }
+
+/// The book's "Git repository" button and "Suggest an edit" links, in docs/book.toml, go
+/// where Cargo.toml's `repository` says the code lives (as the rewritten links do).
+#[test]
+fn the_book_names_the_repository() {
+    let toml =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/book.toml")).unwrap();
+    for key in ["git-repository-url", "edit-url-template"] {
+        let line = toml
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("docs/book.toml sets no {key}"));
+        assert!(
+            line.contains(&format!("\"{}", env!("CARGO_PKG_REPOSITORY"))),
+            "docs/book.toml: {line}: not Cargo.toml's repository {}",
+            env!("CARGO_PKG_REPOSITORY")
+        );
+    }
+}
