@@ -61,3 +61,19 @@ pub mod own_project {}
 /// docs/reliability.md
 #[doc = include_str!("../docs/reliability.md")]
 pub mod reliability {}
+
+/// docs/softmax-cross-entropy.md
+#[doc = include_str!("../docs/softmax-cross-entropy.md")]
+pub mod softmax_cross_entropy {}
+
+/// docs/conv-pooling.md
+#[doc = include_str!("../docs/conv-pooling.md")]
+pub mod conv_pooling {}
+
+/// docs/data-loading.md
+#[doc = include_str!("../docs/data-loading.md")]
+pub mod data_loading {}
+
+/// docs/initialisation.md
+#[doc = include_str!("../docs/initialisation.md")]
+pub mod initialisation {}
