@@ -45,6 +45,23 @@ fn class_scores_prints_the_numbers_pytorch_prints() {
 }
 
 #[test]
+fn mnist_minimal_fits_on_a_screen_and_reaches_98_percent() {
+    let source = include_str!("../examples/mnist_minimal.rs");
+    assert!(
+        source.lines().count() <= 100,
+        "mnist_minimal grew past 100 lines"
+    );
+    // One full epoch (937 steps): about a minute of CPU in the test profile.
+    let out = run_ok(&mut example("mnist_minimal"));
+    let accuracy: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("test accuracy: "))
+        .and_then(|v| v.trim_end_matches('%').parse().ok())
+        .unwrap_or_else(|| panic!("no accuracy in:\n{out}"));
+    assert!(accuracy >= 98.0, "mnist_minimal reached only {accuracy}%");
+}
+
+#[test]
 fn mnist_bn_smoke_run_writes_every_output_and_resumes() {
     let dir = std::env::temp_dir().join(format!("kindling-mnist-smoke-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
