@@ -11,6 +11,7 @@ pub mod grade;
 pub mod m1_autograd;
 pub mod m2_linear;
 pub mod m3_softmax;
+pub mod m4_conv;
 pub mod m5_batchnorm;
 pub mod m6_optim;
 
@@ -98,6 +99,36 @@ pub fn tasks() -> Vec<Task> {
             "3.3",
             "CrossEntropy backward",
             m3_softmax::grade_cross_entropy_backward(crate::m3_softmax::CrossEntropy)
+        ),
+        task!(
+            "4.1",
+            "im2col",
+            m4_conv::grade_im2col(crate::m4_conv::im2col)
+        ),
+        task!(
+            "4.2",
+            "col2im",
+            m4_conv::grade_col2im(crate::m4_conv::col2im)
+        ),
+        task!(
+            "4.3",
+            "conv2d via im2col + matmul",
+            m4_conv::grade_conv2d(crate::m4_conv::conv2d)
+        ),
+        task!(
+            "4.4",
+            "Conv2d backward",
+            m4_conv::grade_conv2d_backward(crate::m4_conv::Conv2d::new)
+        ),
+        task!(
+            "4.5",
+            "max_pool2d with argmax",
+            m4_conv::grade_max_pool2d(crate::m4_conv::max_pool2d)
+        ),
+        task!(
+            "4.6",
+            "MaxPool2d backward",
+            m4_conv::grade_max_pool2d_backward(crate::m4_conv::MaxPool2d::new)
         ),
         task!(
             "5.1",

@@ -12,6 +12,7 @@ mod solutions {
     pub mod m1_autograd;
     pub mod m2_linear;
     pub mod m3_softmax;
+    pub mod m4_conv;
     pub mod m5_batchnorm;
     pub mod m6_optim;
 }
@@ -21,6 +22,7 @@ mod wrong {
     pub mod m1_autograd;
     pub mod m2_linear;
     pub mod m3_softmax;
+    pub mod m4_conv;
     pub mod m5_batchnorm;
     pub mod m6_optim;
 }
@@ -53,13 +55,13 @@ fn three_ways(
 /// `grader!(test_name, grader, item)`: one test running `grader` on `item` from the
 /// solutions, the stubs (`kindling_exercises::<module>`) and the wrong solutions.
 macro_rules! grader {
-    ($test:ident, $module:ident :: $grader:ident, $item:ident) => {
+    ($test:ident, $module:ident :: $grader:ident, $($item:ident)::+) => {
         #[test]
         fn $test() {
             three_ways(
-                grade::$module::$grader(solutions::$module::$item),
-                grade::$module::$grader(kindling_exercises::$module::$item),
-                grade::$module::$grader(wrong::$module::$item),
+                grade::$module::$grader(solutions::$module::$($item)::+),
+                grade::$module::$grader(kindling_exercises::$module::$($item)::+),
+                grade::$module::$grader(wrong::$module::$($item)::+),
             );
         }
     };
@@ -80,6 +82,16 @@ grader!(
     grader_3_3,
     m3_softmax::grade_cross_entropy_backward,
     CrossEntropy
+);
+grader!(grader_4_1, m4_conv::grade_im2col, im2col);
+grader!(grader_4_2, m4_conv::grade_col2im, col2im);
+grader!(grader_4_3, m4_conv::grade_conv2d, conv2d);
+grader!(grader_4_4, m4_conv::grade_conv2d_backward, Conv2d::new);
+grader!(grader_4_5, m4_conv::grade_max_pool2d, max_pool2d);
+grader!(
+    grader_4_6,
+    m4_conv::grade_max_pool2d_backward,
+    MaxPool2d::new
 );
 grader!(
     grader_5_1,
@@ -113,7 +125,8 @@ fn every_task_has_a_grader_test() {
         ids,
         [
             "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "2.1", "2.2", "3.1", "3.2", "3.3",
-            "5.1", "5.2", "5.3", "5.4", "5.5", "6.1", "6.2"
+            "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "5.1", "5.2", "5.3", "5.4", "5.5", "6.1",
+            "6.2"
         ]
     );
 }
