@@ -15,6 +15,7 @@ mod solutions {
     pub mod m4_conv;
     pub mod m5_batchnorm;
     pub mod m6_optim;
+    pub mod m7_capstone;
 }
 
 #[path = "../wrong"]
@@ -25,6 +26,7 @@ mod wrong {
     pub mod m4_conv;
     pub mod m5_batchnorm;
     pub mod m6_optim;
+    pub mod m7_capstone;
 }
 
 /// Runs one grader three ways: on the solution, the stub and the wrong solution.
@@ -116,6 +118,42 @@ grader!(
 grader!(grader_5_5, m5_batchnorm::grade_class_scores, class_scores);
 grader!(grader_6_1, m6_optim::grade_sgd, sgd_step);
 grader!(grader_6_2, m6_optim::grade_adam, adam_step);
+
+/// `capstone!(test_name, grader, item)`: as `grader!`, for module 7, whose graders also
+/// take the parts from modules 2 to 6: the reference solutions' in all three runs, so that
+/// only the capstone's own code is on trial.
+macro_rules! capstone {
+    ($test:ident, $grader:ident, $item:ident) => {
+        #[test]
+        fn $test() {
+            let parts = solutions::m7_capstone::parts();
+            three_ways(
+                grade::m7_capstone::$grader(parts, solutions::m7_capstone::$item),
+                grade::m7_capstone::$grader(parts, kindling_exercises::m7_capstone::$item),
+                grade::m7_capstone::$grader(parts, wrong::m7_capstone::$item),
+            );
+        }
+    };
+}
+
+capstone!(grader_7_1, grade_forward, forward);
+capstone!(grader_7_2, grade_train_step, train_step);
+capstone!(grader_7_3, grade_train, train);
+
+/// The capstone's promise: the reference solutions train the network to 97% test accuracy
+/// on MNIST in one epoch. A release build takes about a minute (see exercises/README.md):
+/// `cargo test --release -p kindling-exercises --test graders capstone_full_run --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "the full MNIST run; use --release and -- --ignored"]
+fn capstone_full_run() {
+    let accuracy = grade::m7_capstone::full_run(
+        solutions::m7_capstone::parts(),
+        solutions::m7_capstone::train,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(accuracy >= 0.97, "test accuracy {accuracy}, below 97%");
+}
 
 /// The registry the scoreboard and the task tests use lists exactly these tasks.
 #[test]
