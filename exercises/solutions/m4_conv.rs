@@ -96,12 +96,11 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: usize)
     );
     let cols = im2col(x, k, stride, padding);
     let rows = cols.shape()[1];
-    // [N, P, K]·[K, O]: one product for the whole batch, then channels back in front.
-    let out = cols
-        .transpose(1, 2)
-        .matmul(&w.reshape(&[o, rows]).t())
-        .transpose(1, 2);
-    &out.reshape(&[n, o, oh, ow]) + &b.reshape(&[1, o, 1, 1])
+    // W goes on the left of every image's columns: a copy of it per image makes that one
+    // batched product, [N, O, K]·[N, K, P], with no transposed copy of the (larger) columns.
+    let w_each = Tensor::from_vec(w.to_vec().repeat(n), &[n, o, rows]);
+    let out = w_each.matmul(&cols).reshape(&[n, o, oh, ow]);
+    &out + &b.reshape(&[1, o, 1, 1])
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -127,14 +126,14 @@ impl CustomOp for Conv2d {
         let (x, w) = (&inputs[0], &inputs[1]);
         let (n, o, k) = (x.shape()[0], w.shape()[0], w.shape()[2]);
         let cols = im2col(x, k, self.stride, self.padding);
-        let rows = cols.shape()[1];
-        let p = cols.shape()[2];
+        let (rows, p) = (cols.shape()[1], cols.shape()[2]);
         let g3 = g.reshape(&[n, o, p]);
-        let w2 = w.reshape(&[o, rows]);
-        // dW: each image's gₙ·colsₙᵀ, summed over the batch.
-        let dw = g3.matmul(&cols.transpose(1, 2)).sum_dim(0, false);
-        // dcols = Wᵀ·gₙ for every image, as [N, P, O]·[O, K] and back to [N, K, P].
-        let dcols = g3.transpose(1, 2).matmul(&w2).transpose(1, 2);
+        // dW = Σₙ gₙ·colsₙᵀ, computed as the transpose of Σₙ colsₙ·gₙᵀ so that only the
+        // small gradient is transposed, not the columns.
+        let dw = cols.matmul(&g3.transpose(1, 2)).sum_dim(0, false).t();
+        // dcolsₙ = Wᵀ·gₙ for every image, with a copy of Wᵀ per image as in the forward.
+        let wt_each = Tensor::from_vec(w.reshape(&[o, rows]).t().to_vec().repeat(n), &[n, rows, o]);
+        let dcols = wt_each.matmul(&g3);
         let dx = col2im(&dcols, x.shape(), k, self.stride, self.padding);
         let db = g3.sum_dim(2, false).sum_dim(0, false);
         vec![Some(dx), Some(dw.reshape(w.shape())), Some(db)]

@@ -57,8 +57,11 @@ pub fn col2im(cols: &Tensor, shape: &[usize], k: usize, stride: usize, padding: 
 /// W · colsₙ `[O, P]`. Then reshape to `[N, O, oh, ow]` and add the bias, one number per
 /// output channel, broadcast over N, oh and ow (reshape it to `[1, O, 1, 1]`).
 ///
-/// Tools: `reshape`, `transpose(1, 2)`, `matmul` (2-d, or a 3-d batch times a 2-d matrix:
-/// `[N, P, K]·[K, O]` → `[N, P, O]`), broadcasting `+`.
+/// Tools: `reshape`, `matmul`, broadcasting `+`. kindling's `matmul` multiplies two 3-d
+/// batches image by image (`[N, A, B]·[N, B, C]`), and shares a 2-d *right* factor across a
+/// batch (`[N, A, B]·[B, C]`). W is on the left here: give every image its own copy
+/// (`Tensor::from_vec(w.to_vec().repeat(n), &[n, O, K])`), or transpose both sides (slower:
+/// the columns are the big tensor).
 ///
 /// Read: [docs/conv-as-gemm.md, "The shapes"](../../docs/conv-as-gemm.md#the-shapes) and
 /// ["im2col"](../../docs/conv-as-gemm.md#im2col).
@@ -75,7 +78,9 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: usize)
 /// - ∂L/∂x = col2im(Wᵀ · gₙ for every n), `[N, C, H, W]`;
 /// - ∂L/∂b = the sum of g over N, oh and ow, `[O]` (the bias was broadcast over them).
 ///
-/// Use your [`im2col`] and [`col2im`].
+/// Use your [`im2col`] and [`col2im`], and the batched `matmul` as in task 4.3 (Σₙ of a
+/// batch of products is `sum_dim(0, false)`; `transpose(1, 2)` transposes every image's
+/// matrix).
 ///
 /// Read: [docs/conv-as-gemm.md, "The three GEMMs"](../../docs/conv-as-gemm.md#the-three-gemms)
 /// and ["The worked example, backward"](../../docs/conv-as-gemm.md#the-worked-example-backward).

@@ -118,11 +118,8 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize, padding: usize)
     );
     let cols = patches(x, k, stride, padding);
     let rows = cols.shape()[1];
-    let out = cols
-        .transpose(1, 2)
-        .matmul(&w.reshape(&[o, rows]).t())
-        .transpose(1, 2)
-        .reshape(&[n, o, oh, ow]);
+    let w_each = Tensor::from_vec(w.to_vec().repeat(n), &[n, o, rows]);
+    let out = w_each.matmul(&cols).reshape(&[n, o, oh, ow]);
     // MISTAKE: the bias `[O]` added as it is: broadcasting aligns it with the last axis,
     // the output's width, not with the channels (and it runs whenever ow == O).
     &out + b
@@ -153,13 +150,12 @@ impl CustomOp for Conv2d {
         let cols = patches(x, k, self.stride, self.padding);
         let (rows, p) = (cols.shape()[1], cols.shape()[2]);
         let g3 = g.reshape(&[n, o, p]);
-        // MISTAKE: the weight gradient as colsₙ·gₙᵀ, `[K, O]`, the transpose of gₙ·colsₙᵀ;
-        // it has the weight's number of elements, so the reshape takes it without a word.
+        // MISTAKE: Σₙ colsₙ·gₙᵀ is `[K, O]`, the transpose of the weight gradient, and the
+        // `.t()` is missing; it has the weight's number of elements, so the reshape below
+        // takes it without a word.
         let dw = cols.matmul(&g3.transpose(1, 2)).sum_dim(0, false);
-        let dcols = g3
-            .transpose(1, 2)
-            .matmul(&w.reshape(&[o, rows]))
-            .transpose(1, 2);
+        let wt_each = Tensor::from_vec(w.reshape(&[o, rows]).t().to_vec().repeat(n), &[n, rows, o]);
+        let dcols = wt_each.matmul(&g3);
         let dx = fold(&dcols, x.shape(), k, self.stride, self.padding, false);
         let db = g3.sum_dim(2, false).sum_dim(0, false);
         vec![Some(dx), Some(dw.reshape(w.shape())), Some(db)]

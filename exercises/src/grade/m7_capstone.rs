@@ -252,9 +252,11 @@ pub fn grade_train(
     Ok(())
 }
 
-/// The full run: one epoch of MNIST in batches of 64 (937 steps).
+/// The full run: 250 steps of 64 images, a quarter of an epoch. The reference solutions
+/// pass 97% test accuracy after about 200 steps (97.7%; 98.0% at 300), so 250 leaves a
+/// margin while keeping the run under two minutes.
 pub const FULL_RUN: TrainConfig = TrainConfig {
-    steps: 937,
+    steps: 250,
     batch_size: 64,
     sgd: SgdConfig {
         lr: 0.05,
