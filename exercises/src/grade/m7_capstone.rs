@@ -195,9 +195,9 @@ fn load_mnist() -> Result<Mnist, Failure> {
     })
 }
 
-/// The short run the grader of task 7.3 makes: 120 steps of 32 images, a few seconds.
+/// The short run the grader of task 7.3 makes: 80 steps of 32 images, a few seconds.
 pub const SHORT_RUN: TrainConfig = TrainConfig {
-    steps: 120,
+    steps: 80,
     batch_size: 32,
     sgd: SgdConfig {
         lr: 0.05,
@@ -209,9 +209,8 @@ pub const SHORT_RUN: TrainConfig = TrainConfig {
     seed: 73,
 };
 
-/// The short run must reach this accuracy on the first 2000 test images. With the
-/// reference solutions it reaches about 95%; training on one batch over and over, or not
-/// clearing gradients, stays far below.
+/// The short run must reach this accuracy on the first 2000 test images. The reference
+/// solutions reach 95.6%; training on one batch over and over (the wrong solution) 62%.
 pub const SHORT_RUN_ACCURACY: f32 = 0.88;
 
 /// Task 7.3: a short run on MNIST; the test loss must fall to below half its start and the
