@@ -10,8 +10,9 @@ use kindling_exercises::m7_capstone::{batch_norm, conv, linear, loss, pool, Cnn}
 
 pub fn forward(parts: &Parts, model: &Cnn, x: &Tensor, training: bool) -> Tensor {
     // MISTAKE: the BatchNorm layers always in eval mode (`training` is not passed on): they
-    // normalise with running statistics that never move, so in training they do nothing
-    // useful and the batch's statistics are never learnt.
+    // normalise with running statistics that are never updated (mean 0, variance 1), so
+    // the network trains with no normalisation at all, and nothing records the statistics
+    // eval mode needs.
     let _ = training;
     let m = model;
     let h = conv(parts, x, &m.conv1_w, &m.conv1_b);
