@@ -11,10 +11,12 @@ pub mod grade;
 pub mod m1_autograd;
 pub mod m2_linear;
 pub mod m3_softmax;
+pub mod m4_conv;
 pub mod m5_batchnorm;
 pub mod m6_optim;
+pub mod m7_capstone;
 
-use grade::Failure;
+use grade::{Failure, FailureKind};
 
 /// One task: its number, its name, and its grader applied to your implementation.
 pub struct Task {
@@ -100,6 +102,36 @@ pub fn tasks() -> Vec<Task> {
             m3_softmax::grade_cross_entropy_backward(crate::m3_softmax::CrossEntropy)
         ),
         task!(
+            "4.1",
+            "im2col",
+            m4_conv::grade_im2col(crate::m4_conv::im2col)
+        ),
+        task!(
+            "4.2",
+            "col2im",
+            m4_conv::grade_col2im(crate::m4_conv::col2im)
+        ),
+        task!(
+            "4.3",
+            "conv2d via im2col + matmul",
+            m4_conv::grade_conv2d(crate::m4_conv::conv2d)
+        ),
+        task!(
+            "4.4",
+            "Conv2d backward",
+            m4_conv::grade_conv2d_backward(crate::m4_conv::Conv2d::new)
+        ),
+        task!(
+            "4.5",
+            "max_pool2d with argmax",
+            m4_conv::grade_max_pool2d(crate::m4_conv::max_pool2d)
+        ),
+        task!(
+            "4.6",
+            "MaxPool2d backward",
+            m4_conv::grade_max_pool2d_backward(crate::m4_conv::MaxPool2d::new)
+        ),
+        task!(
             "5.1",
             "BatchNorm, training mode",
             m5_batchnorm::grade_batch_norm_train(crate::m5_batchnorm::batch_norm_train)
@@ -134,5 +166,57 @@ pub fn tasks() -> Vec<Task> {
             "Adam step",
             m6_optim::grade_adam(crate::m6_optim::adam_step)
         ),
+        task!(
+            "7.1",
+            "the CNN's forward",
+            capstone_ready().and_then(|()| m7_capstone::grade_forward(
+                given::Parts::yours(),
+                crate::m7_capstone::forward
+            ))
+        ),
+        task!(
+            "7.2",
+            "a training step",
+            capstone_ready().and_then(|()| m7_capstone::grade_train_step(
+                given::Parts::yours(),
+                crate::m7_capstone::train_step
+            ))
+        ),
+        task!(
+            "7.3",
+            "training on MNIST",
+            capstone_ready().and_then(|()| m7_capstone::grade_train(
+                given::Parts::yours(),
+                crate::m7_capstone::train
+            ))
+        ),
     ]
+}
+
+/// The tasks whose code the capstone's network runs (module 7).
+pub const CAPSTONE_NEEDS: [&str; 15] = [
+    "2.1", "2.2", "3.2", "3.3", "4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "5.1", "5.2", "5.3",
+    "5.4", "6.1",
+];
+
+/// `Ok` when every task in [`CAPSTONE_NEEDS`] passes. Otherwise the capstone cannot start
+/// (its network would run the failing code), and the failure names the tasks to finish.
+pub fn capstone_ready() -> Result<(), Failure> {
+    let missing: Vec<String> = tasks()
+        .into_iter()
+        .filter(|t| CAPSTONE_NEEDS.contains(&t.id) && (t.run)().is_err())
+        .map(|t| format!("{} {}", t.id, t.name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Failure {
+        kind: FailureKind::NotStarted,
+        check: "the capstone's parts".into(),
+        detail: format!(
+            "the network runs your code from modules 2 to 6; first make these pass: {}",
+            missing.join(", ")
+        ),
+        hint: "",
+    })
 }

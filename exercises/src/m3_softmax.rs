@@ -1,5 +1,6 @@
 //! Module 3: softmax and cross-entropy. A numerically stable log-softmax, the
 //! cross-entropy loss on top of it, and its famously simple backward rule p − onehot.
+//! The chapter: [docs/softmax-cross-entropy.md](../../docs/softmax-cross-entropy.md).
 //!
 //! Grade with `cargo test -p kindling-exercises task_3_ -- --ignored`.
 
@@ -14,7 +15,8 @@ use kindling::Tensor;
 ///
 /// Tools: `max(1)` (values and indices), `reshape`, `exp`, `sum_dim(1, true)`, `log`.
 ///
-/// Read: [docs/tensors.md, "Softmax"](../../docs/tensors.md#softmax).
+/// Read: [docs/softmax-cross-entropy.md](../../docs/softmax-cross-entropy.md) and
+/// [docs/tensors.md, "Softmax"](../../docs/tensors.md#softmax).
 pub fn log_softmax(logits: &Tensor) -> Tensor {
     let _ = logits;
     todo!()
@@ -25,7 +27,8 @@ pub fn log_softmax(logits: &Tensor) -> Tensor {
 /// scalar (shape `[]`), as `torch.nn.functional.cross_entropy` does. Use your
 /// [`log_softmax`].
 ///
-/// Read: [docs/tensors.md, "Softmax"](../../docs/tensors.md#softmax) and
+/// Read: [docs/softmax-cross-entropy.md](../../docs/softmax-cross-entropy.md),
+/// [docs/tensors.md, "Softmax"](../../docs/tensors.md#softmax) and
 /// [docs/optimizers.md, "The training loop"](../../docs/optimizers.md#the-training-loop).
 pub fn cross_entropy(logits: &Tensor, targets: &[usize]) -> Tensor {
     let _ = (logits, targets);
@@ -38,7 +41,8 @@ pub fn cross_entropy(logits: &Tensor, targets: &[usize]) -> Tensor {
 /// With p = softmax(logits) along each row, ∂L/∂logits = (p − onehot(targets)) / N, times
 /// the scalar upstream gradient `g`. The targets get no gradient: return `None` for them.
 ///
-/// Read: [docs/autograd.md, "Your own differentiable op"](../../docs/autograd.md#your-own-differentiable-op-custom_op).
+/// Read: [docs/softmax-cross-entropy.md](../../docs/softmax-cross-entropy.md) and
+/// [docs/autograd.md, "Your own differentiable op"](../../docs/autograd.md#your-own-differentiable-op-custom_op).
 #[derive(Clone, Copy)]
 pub struct CrossEntropy;
 

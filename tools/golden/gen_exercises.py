@@ -15,6 +15,15 @@ PyTorch's numbers:
 * ``cross_entropy``: ``logits``, ``targets`` (as floats), ``loss`` and
   ``grad`` (d loss / d logits) for F.cross_entropy with mean reduction
   (module 3, tasks 2 and 3).
+* ``unfold``: ``input`` [2, 2, 5, 6] and ``output`` of F.unfold with kernel 3,
+  stride 2, padding 1: im2col's layout, [N, C*k*k, oh*ow] (module 4, task 1).
+* ``fold``: ``input`` columns [1, 18, 30] and ``output`` [1, 2, 5, 6] of F.fold
+  with kernel 3, stride 1, padding 1, where the patches overlap and fold adds
+  (module 4, task 2).
+* ``max_pool_ties_k2s2`` and ``max_pool_ties_k3s2``: ``input`` of small whole
+  numbers (so that windows hold equal maxima), ``output`` and ``indices`` (as
+  floats, flat h*W + w within each plane) of F.max_pool2d(return_indices=True),
+  which picks the first maximum of a window (module 4, task 5).
 """
 
 import torch
@@ -72,6 +81,33 @@ def main():
         "loss": t(loss),
         "grad": t(x.grad),
     })
+
+    x = torch.randn(2, 2, 5, 6)
+    cases.append({
+        "name": "unfold",
+        "torch": "F.unfold(input, kernel_size=3, stride=2, padding=1)",
+        "input": t(x),
+        "output": t(F.unfold(x, kernel_size=3, stride=2, padding=1)),
+    })
+
+    cols = torch.randn(1, 2 * 9, 5 * 6)
+    cases.append({
+        "name": "fold",
+        "torch": "F.fold(input, output_size=(5, 6), kernel_size=3, stride=1, padding=1)",
+        "input": t(cols),
+        "output": t(F.fold(cols, output_size=(5, 6), kernel_size=3, stride=1, padding=1)),
+    })
+
+    for kernel, stride, shape in [(2, 2, (1, 2, 4, 6)), (3, 2, (1, 2, 5, 7))]:
+        x = torch.randint(0, 3, shape).float()
+        out, idx = F.max_pool2d(x, kernel, stride, return_indices=True)
+        cases.append({
+            "name": f"max_pool_ties_k{kernel}s{stride}",
+            "torch": f"F.max_pool2d(input, {kernel}, {stride}, return_indices=True)",
+            "input": t(x),
+            "output": t(out),
+            "indices": t(idx.float()),
+        })
 
     write_fixture("exercises/fixtures/exercises.json", "tools/golden/gen_exercises.py", cases)
 

@@ -6,8 +6,9 @@ use kindling::autograd::{custom_op, CustomOp};
 use kindling::nn::functional;
 use kindling::{manual_seed, Tensor};
 
-const SOFTMAX: &str = "docs/tensors.md#softmax";
-const CUSTOM_OP: &str = "docs/autograd.md#your-own-differentiable-op-custom_op";
+const SOFTMAX: &str = "docs/softmax-cross-entropy.md (and docs/tensors.md#softmax)";
+const CUSTOM_OP: &str =
+    "docs/softmax-cross-entropy.md (and docs/autograd.md#your-own-differentiable-op-custom_op)";
 
 /// Task 3.1: random logits against kindling's `log_softmax`, then PyTorch's answer on
 /// logits large enough to overflow an unshifted exp.

@@ -12,7 +12,9 @@ mod check;
 pub mod m1_autograd;
 pub mod m2_linear;
 pub mod m3_softmax;
+pub mod m4_conv;
 pub mod m5_batchnorm;
 pub mod m6_optim;
+pub mod m7_capstone;
 
 pub use check::{quiet_panics, Failure, FailureKind};
