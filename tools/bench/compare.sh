@@ -8,6 +8,8 @@
 #   tools/bench/compare.sh [--isa best|avx2] [ROUNDS] [PYTHON]     (defaults: best, 5, python3)
 #
 # PYTHON is an interpreter with torch installed (a venv anywhere, e.g. .venv-torch/bin/python).
+# Each run times 50 steps after 5 warm-up steps, except candle (10) and burn's ndarray backend
+# (5), whose steps take from a tenth of a second to seconds.
 #
 # --isa best  (default) kindling as built by default, every framework on its best kernels.
 # --isa avx2  kindling built with --no-default-features (so without the `avx512` cargo
@@ -57,9 +59,11 @@ if ! CARGO_TARGET_DIR=$kdir "${build[@]}" >"$build_log" 2>&1; then
   exit 1
 fi
 
-# name, then the command: each is run with --steps 50 and its output prefixed with the name.
-runners=("kindling|env ${kindling_env[*]} $kdir/release/examples/bench_cnn")
-runners+=("torch|env ${torch_env[*]} $python tools/bench/torch_ref.py")
+# name|timed steps|command; each output line is prefixed with the name. A step of candle or of
+# burn's ndarray backend takes from a tenth of a second to seconds here, so they time fewer
+# steps (after the same 5 warm-up steps) to keep a round to a couple of minutes.
+runners=("kindling|50|env ${kindling_env[*]} $kdir/release/examples/bench_cnn")
+runners+=("torch|50|env ${torch_env[*]} $python tools/bench/torch_ref.py")
 
 find_peer() { # crate dir under tools/bench/peers, binary name
   local d
@@ -73,12 +77,12 @@ find_peer() { # crate dir under tools/bench/peers, binary name
 candle=$(find_peer candle bench-candle)
 burn=$(find_peer burn bench-burn)
 if [[ -n $candle ]]; then
-  runners+=("candle|$candle")
+  runners+=("candle|10|$candle")
 else
   echo "note: candle twin not built (tools/bench/peers/README.md says how); skipping candle"
 fi
 if [[ -n $burn ]]; then
-  runners+=("burn-ndarray|$burn --backend ndarray" "burn-flex|$burn --backend flex")
+  runners+=("burn-ndarray|5|$burn --backend ndarray" "burn-flex|50|$burn --backend flex")
 else
   echo "note: burn twin not built (tools/bench/peers/README.md says how); skipping burn"
 fi
@@ -91,8 +95,10 @@ for r in $(seq "$rounds"); do
   echo "--- round $r/$rounds (--isa $isa)"
   for runner in "${runners[@]}"; do
     name=${runner%%|*}
+    rest=${runner#*|}
+    steps=${rest%%|*}
     # shellcheck disable=SC2086 # the command is word-split on purpose
-    ${runner#*|} --steps 50 | sed "s/^/$name /" | tee -a "$out" | grep train
+    ${rest#*|} --steps "$steps" | sed "s/^/$name /" | tee -a "$out" | grep train
   done
 done
 
