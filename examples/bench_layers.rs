@@ -6,7 +6,8 @@
 //! warmest caches), and prints GFLOP/s next to the CPU's measured FMA peak.
 //! That is the roofline of docs/performance.md: how far each layer is from the ceiling.
 //!
-//! `cargo run --release --example bench_layers -- [--reps N] [--threads N]`
+//! `cargo run --release --example bench_layers -- [--reps N] [--threads N]`; `--reps 0`
+//! prints only the instruction set in use and its FMA peak.
 //! With `KINDLING_ISA=avx2` (or `scalar`) kindling's own loops are held to that width, and
 //! the FMA peak is measured at that width too.
 
@@ -124,7 +125,7 @@ fn main() {
             }
         };
         match flag.as_str() {
-            "--reps" => reps = value.max(1),
+            "--reps" => reps = value,
             "--threads" => kindling::set_num_threads(value).expect("set threads once"),
             other => {
                 eprintln!("unknown flag {other}; use --reps N, --threads N");
@@ -142,6 +143,9 @@ fn main() {
         kindling::num_threads(),
         isa().name()
     );
+    if reps == 0 {
+        return; // `--reps 0`: only which instructions run, and their peak
+    }
     println!(
         "{:<26} {:>9} {:>9} {:>10} {:>7}",
         "layer", "fwd ms", "bwd ms", "GFLOP/s", "% peak"
