@@ -13,8 +13,9 @@
 //!
 //! Per weight with 2 or more dimensions: the update-to-data ratio log10(std(Δp) / std(p)),
 //! with Δp = p_after − p_before the change the optimizer really made (so it is right for
-//! momentum and Adam too). Around −3 is the usual healthy value. Biases and BatchNorm's γ
-//! are left out: they start constant, so std(p) is 0.
+//! momentum and Adam too). Around −3 is the usual healthy value. One-dimensional
+//! parameters are left out: BatchNorm's γ and β start constant, so std(p) is 0, and a
+//! bias's few values give too noisy a spread to read.
 //!
 //! It is built on forward hooks and `retain_grad`, nothing else: read it as an example of
 //! both. Standard deviations are the unbiased ones (`torch.std`'s default); percentiles
