@@ -9,9 +9,58 @@
 
 use rayon::prelude::*;
 
-use super::{buffers, vectorized};
+use super::{buffers, sum_zip, vectorized};
 
-/// For every channel, `Σ f(channel, a, b)` over its values, for `[n, c, s]` data.
+/// Runs `f(i, block)` on each `len`-long block of `out` (block `i` is sample `i`), on the
+/// thread pool when `work` elements pay for waking it, otherwise in order on this thread.
+fn per_sample<T: Send>(out: &mut [T], len: usize, work: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let run = |(i, block): (usize, &mut [T])| {
+        vectorized(
+            #[inline(always)]
+            || f(i, block),
+        )
+    };
+    if work < super::PAR_THRESHOLD {
+        out.chunks_mut(len).enumerate().for_each(run);
+    } else {
+        super::parallel(|| out.par_chunks_mut(len).enumerate().for_each(run));
+    }
+}
+
+/// `reduce(channel, a_plane, b_plane)` for every (sample, channel) plane of `[n, c, s]`
+/// data, in `[n, c]` order.
+fn per_plane<T: Copy + Default + Send>(
+    a: &[f32],
+    b: &[f32],
+    c: usize,
+    s: usize,
+    reduce: impl Fn(usize, &[f32], &[f32]) -> T + Sync,
+) -> Vec<T> {
+    if a.is_empty() {
+        return Vec::new();
+    }
+    let mut planes = vec![T::default(); a.len() / s];
+    per_sample(
+        &mut planes,
+        c,
+        a.len(),
+        #[inline(always)]
+        |i, sums| {
+            let (a, b) = (
+                &a[i * c * s..(i + 1) * c * s],
+                &b[i * c * s..(i + 1) * c * s],
+            );
+            for (ch, sum) in sums.iter_mut().enumerate() {
+                let range = ch * s..(ch + 1) * s;
+                *sum = reduce(ch, &a[range.clone()], &b[range]);
+            }
+        },
+    );
+    planes
+}
+
+/// For every channel, `Σ f(channel, a, b)` over its values, for `[n, c, s]` data: plane sums
+/// in f32, added per channel in f64 in sample order.
 fn per_channel(
     a: &[f32],
     b: &[f32],
@@ -19,59 +68,21 @@ fn per_channel(
     s: usize,
     f: impl Fn(usize, f32, f32) -> f32 + Sync,
 ) -> Vec<f64> {
-    per_channel_pair(a, b, c, s, |ch, x, y| (f(ch, x, y), 0.0))
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect()
-}
-
-/// For every channel, the two sums `Σ f(channel, a, b).0` and `.1` in one pass over the
-/// data (BatchNorm's backward needs Σg and Σg·x̂: one read of g instead of two).
-fn per_channel_pair(
-    a: &[f32],
-    b: &[f32],
-    c: usize,
-    s: usize,
-    f: impl Fn(usize, f32, f32) -> (f32, f32) + Sync,
-) -> Vec<(f64, f64)> {
-    let mut totals = vec![(0.0f64, 0.0f64); c];
-    if a.is_empty() {
-        return totals;
-    }
-    let mut planes = vec![(0.0f32, 0.0f32); a.len() / s];
-    let small = a.len() < super::PAR_THRESHOLD;
-    let run = |sums: &mut [(f32, f32)], a: &[f32], b: &[f32]| {
-        vectorized(
-            #[inline(always)]
-            || {
-                for (ch, sum) in sums.iter_mut().enumerate() {
-                    let range = ch * s..(ch + 1) * s;
-                    *sum = sum_zip_pair(&a[range.clone()], &b[range], |x, y| f(ch, x, y));
-                }
-            },
-        )
-    };
-    if small {
-        // Too little work to pay for waking the thread pool.
-        for (sums, (a, b)) in planes
-            .chunks_mut(c)
-            .zip(a.chunks(c * s).zip(b.chunks(c * s)))
-        {
-            run(sums, a, b);
-        }
-    } else {
-        super::parallel(|| {
-            planes
-                .par_chunks_mut(c)
-                .zip(a.par_chunks(c * s).zip(b.par_chunks(c * s)))
-                .for_each(|(sums, (a, b))| run(sums, a, b))
-        });
-    }
-    for sample in planes.chunks(c) {
-        totals.iter_mut().zip(sample).for_each(|(t, &(p, q))| {
-            t.0 += p as f64;
-            t.1 += q as f64;
-        });
+    let mut totals = vec![0.0f64; c];
+    for sample in per_plane(
+        a,
+        b,
+        c,
+        s,
+        #[inline(always)]
+        |ch, a, b| sum_zip(a, b, |x, y| f(ch, x, y)),
+    )
+    .chunks(c)
+    {
+        totals
+            .iter_mut()
+            .zip(sample)
+            .for_each(|(t, &p)| *t += p as f64);
     }
     totals
 }
@@ -119,33 +130,24 @@ pub(crate) fn scale_shift(x: &[f32], alpha: &[f32], beta: &[f32], c: usize, s: u
     if out.is_empty() {
         return out;
     }
-    let run = |y: &mut [f32], x: &[f32]| {
-        vectorized(
-            #[inline(always)]
-            || {
-                for ch in 0..c {
-                    let (a, b) = (alpha[ch], beta[ch]);
-                    for (y, &x) in y[ch * s..(ch + 1) * s]
-                        .iter_mut()
-                        .zip(&x[ch * s..(ch + 1) * s])
-                    {
-                        *y = x * a + b;
-                    }
+    per_sample(
+        &mut out,
+        c * s,
+        x.len(),
+        #[inline(always)]
+        |i, y| {
+            let x = &x[i * c * s..(i + 1) * c * s];
+            for ch in 0..c {
+                let (a, b) = (alpha[ch], beta[ch]);
+                for (y, &x) in y[ch * s..(ch + 1) * s]
+                    .iter_mut()
+                    .zip(&x[ch * s..(ch + 1) * s])
+                {
+                    *y = x * a + b;
                 }
-            },
-        )
-    };
-    if x.len() < super::PAR_THRESHOLD {
-        out.chunks_mut(c * s)
-            .zip(x.chunks(c * s))
-            .for_each(|(y, x)| run(y, x));
-    } else {
-        super::parallel(|| {
-            out.par_chunks_mut(c * s)
-                .zip(x.par_chunks(c * s))
-                .for_each(|(y, x)| run(y, x))
-        });
-    }
+            }
+        },
+    );
     out
 }
 
@@ -158,9 +160,26 @@ pub(crate) fn grad_sums(
     c: usize,
     s: usize,
 ) -> Vec<(f64, f64)> {
-    per_channel_pair(g, x, c, s, |ch, g, x| {
-        (g, g * ((x - mean[ch]) * inv_std[ch]))
-    })
+    // Both sums from one read of g (and x), added per channel in f64 as in `per_channel`.
+    let mut totals = vec![(0.0f64, 0.0f64); c];
+    let planes = per_plane(
+        g,
+        x,
+        c,
+        s,
+        #[inline(always)]
+        |ch, g, x| {
+            let (mu, inv) = (mean[ch], inv_std[ch]);
+            sum_zip_pair(g, x, |g, x| (g, g * ((x - mu) * inv)))
+        },
+    );
+    for sample in planes.chunks(c) {
+        totals.iter_mut().zip(sample).for_each(|(t, &(p, q))| {
+            t.0 += p as f64;
+            t.1 += q as f64;
+        });
+    }
+    totals
 }
 
 /// `dx = k[ch] · (g - mean_g[ch] - x̂ · mean_gx[ch])` for `[n, c, s]` data, with
@@ -182,43 +201,31 @@ pub(crate) fn input_grad(
     if dx.is_empty() {
         return dx;
     }
-    let run = |dx: &mut [f32], x: &[f32], g: &[f32]| {
-        vectorized(
-            #[inline(always)]
-            || {
-                for ch in 0..c {
-                    let (mu, inv, k, mg, mgx) =
-                        (mean[ch], inv_std[ch], k[ch], mean_g[ch], mean_gx[ch]);
-                    let range = ch * s..(ch + 1) * s;
-                    let lane = dx[range.clone()]
-                        .iter_mut()
-                        .zip(&x[range.clone()])
-                        .zip(&g[range]);
-                    if mg == 0.0 && mgx == 0.0 {
-                        // running statistics: x does not enter (an infinite x stays out)
-                        lane.for_each(|((dx, _), &g)| *dx = k * g);
-                    } else {
-                        for ((dx, &x), &g) in lane {
-                            *dx = k * (g - mg - (x - mu) * inv * mgx);
-                        }
+    per_sample(
+        &mut dx,
+        c * s,
+        x.len(),
+        #[inline(always)]
+        |i, dx| {
+            let block = i * c * s..(i + 1) * c * s;
+            let (x, g) = (&x[block.clone()], &g[block]);
+            for ch in 0..c {
+                let (mu, inv, k, mg, mgx) = (mean[ch], inv_std[ch], k[ch], mean_g[ch], mean_gx[ch]);
+                let range = ch * s..(ch + 1) * s;
+                let lane = dx[range.clone()]
+                    .iter_mut()
+                    .zip(&x[range.clone()])
+                    .zip(&g[range]);
+                if mg == 0.0 && mgx == 0.0 {
+                    // running statistics: x does not enter (an infinite x stays out)
+                    lane.for_each(|((dx, _), &g)| *dx = k * g);
+                } else {
+                    for ((dx, &x), &g) in lane {
+                        *dx = k * (g - mg - (x - mu) * inv * mgx);
                     }
                 }
-            },
-        )
-    };
-    if x.len() < super::PAR_THRESHOLD {
-        for (dx, (x, g)) in dx
-            .chunks_mut(c * s)
-            .zip(x.chunks(c * s).zip(g.chunks(c * s)))
-        {
-            run(dx, x, g);
-        }
-    } else {
-        super::parallel(|| {
-            dx.par_chunks_mut(c * s)
-                .zip(x.par_chunks(c * s).zip(g.par_chunks(c * s)))
-                .for_each(|(dx, (x, g))| run(dx, x, g))
-        });
-    }
+            }
+        },
+    );
     dx
 }
