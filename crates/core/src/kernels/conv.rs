@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{sgemm, Mat};
+use super::gemm::{col_major_is_faster, sgemm, sgemm_col_major, Mat};
 use super::{buffers, num_threads, sum_zip, vectorized};
 use crate::ops::conv::Geometry;
 
@@ -176,6 +176,30 @@ fn col2im(g: &Geometry, col: &mut [f32], image: &mut [f32]) {
     }
 }
 
+/// `out[c][p] = src[p][c] + bias[c]`: a `[rows, cols]` matrix transposed, plus a bias per
+/// output row. Taken in blocks of 16 source rows, so that the rows being read stay in L1
+/// while each output row is written contiguously.
+#[inline(always)]
+fn transpose_add_bias(
+    src: &[f32],
+    rows: usize,
+    cols: usize,
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    const BLOCK: usize = 16;
+    for r0 in (0..rows).step_by(BLOCK) {
+        let r1 = (r0 + BLOCK).min(rows);
+        for c in 0..cols {
+            let b = bias.map_or(0.0, |b| b[c]);
+            let dst = &mut out[c * rows + r0..c * rows + r1];
+            for (r, d) in (r0..r1).zip(dst) {
+                *d = src[r * cols + c] + b;
+            }
+        }
+    }
+}
+
 /// Threads to give each per-image GEMM: all of them when there are fewer images than
 /// threads (the images alone cannot keep the cores busy), otherwise one.
 fn gemm_threads(images: usize) -> usize {
@@ -209,6 +233,9 @@ pub(crate) fn conv2d_forward(
         // One block of images per thread, so each thread allocates one buffer (rayon's
         // `for_each_init` would make one per work-stealing split).
         let per_block = n.div_ceil(n.min(num_threads()).max(1)).max(1);
+        // The output channels as the GEMM's contiguous dimension where that fills gemm's
+        // micro-kernel better than the pixels do (`col_major_is_faster`).
+        let col_major = col_major_is_faster(o, ohw);
         super::parallel(|| {
             out.par_chunks_mut(per_block * o * ohw)
                 .zip(x.par_chunks(per_block * g.image_len()))
@@ -217,20 +244,32 @@ pub(crate) fn conv2d_forward(
                         #[inline(always)]
                         || {
                             let mut col = buffers::take(g.col_len()); // im2col writes it all
+                                                                      // and the GEMM all of this one, when it is used
+                            let mut pixel_major =
+                                buffers::take(if col_major { o * ohw } else { 0 });
                             for (out, image) in
                                 out.chunks_mut(o * ohw).zip(images.chunks(g.image_len()))
                             {
                                 im2col(g, image, &mut col);
-                                sgemm(
-                                    o,
-                                    ohw,
-                                    g.col_rows(),
-                                    Mat::rows(w, g.col_rows()),
-                                    Mat::rows(&col, ohw),
-                                    out,
-                                    false,
-                                    threads,
-                                );
+                                let (wm, cm) = (Mat::rows(w, g.col_rows()), Mat::rows(&col, ohw));
+                                if col_major {
+                                    // Into `[pixels, channels]`, then transposed into the
+                                    // output with the bias added on the way.
+                                    let k = g.col_rows();
+                                    sgemm_col_major(
+                                        o,
+                                        ohw,
+                                        k,
+                                        wm,
+                                        cm,
+                                        &mut pixel_major,
+                                        false,
+                                        threads,
+                                    );
+                                    transpose_add_bias(&pixel_major, ohw, o, b, out);
+                                    continue;
+                                }
+                                sgemm(o, ohw, g.col_rows(), wm, cm, out, false, threads);
                                 if let Some(b) = b {
                                     for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
                                         row.iter_mut().for_each(|v| *v += bias);
@@ -238,6 +277,7 @@ pub(crate) fn conv2d_forward(
                                 }
                             }
                             buffers::recycle(col);
+                            buffers::recycle(pixel_major);
                         },
                     )
                 })
@@ -275,7 +315,7 @@ pub(crate) fn conv2d_backward(
     let blocks = n.min(num_threads()).max(1);
     let per_block = n.div_ceil(blocks);
     let threads = gemm_threads(n);
-    // Each block returns its dW partial sum followed by its db partial sum (Σ of each
+    // Each block returns its dWᵀ partial sum followed by its db partial sum (Σ of each
     // output channel's gradient over its pixels), also taken while dOut_n is in cache.
     let run_block = |blk: usize, mut dx: Option<&mut [f32]>| -> Vec<f32> {
         vectorized(
@@ -294,7 +334,9 @@ pub(crate) fn conv2d_backward(
                         &xd[img * g.image_len()..(img + 1) * g.image_len()],
                         &mut col,
                     );
-                    sgemm(
+                    // dWᵀ, `[k, o]`: contiguous along the channels, a full micro-kernel
+                    // panel (see `sgemm_col_major`); transposed once at the end.
+                    sgemm_col_major(
                         o,
                         k,
                         ohw,
@@ -341,11 +383,13 @@ pub(crate) fn conv2d_backward(
             .collect(),
     });
     let mut partials = partials.into_iter();
-    let mut gw = partials.next().expect("at least one block");
+    let mut sums = partials.next().expect("at least one block");
     for p in partials {
-        gw.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+        sums.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
     }
-    let db = gw.split_off(o * k);
+    let db = sums.split_off(o * k);
+    let mut gw = vec![0.0; o * k];
+    transpose_add_bias(&sums, k, o, None, &mut gw);
     (gx, gw, db)
 }
 #[cfg(test)]
