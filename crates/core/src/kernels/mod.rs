@@ -7,6 +7,7 @@
 //! - `matmul.rs`, `conv.rs`, `batch_norm.rs`, `pool.rs`: the fast twins of the reference
 //!   kernels in `ops/` of the same name. A test beside each checks that the twins agree.
 //! - `buffers.rs`: the pool that recycles large buffers between training steps.
+//! - `transpose.rs`: a tiled transpose, for GEMM outputs stored the other way round.
 //!
 //! [`set_kernels`] (or `KINDLING_KERNELS=reference` in the environment) runs a whole program
 //! on the reference kernels instead, which is slower but can be stepped through in a
@@ -25,6 +26,7 @@ mod isa;
 pub use isa::{isa, set_isa, vectorized, Isa};
 pub(crate) mod matmul;
 pub(crate) mod pool;
+pub(crate) mod transpose;
 
 /// Which kernels the ops run: the plain reference loops in `ops/`, or the fast ones here.
 ///
