@@ -1,12 +1,15 @@
-//! The fast twin of max pooling's reference kernel (`ops/pool.rs`): planes split across
-//! threads, and the window maximum chosen without data-dependent branches.
+//! The fast twins of max pooling's reference kernels (`ops/pool.rs`), for `max_pool2d` and
+//! `relu_max_pool2d`: planes split across threads, the window maximum chosen without
+//! data-dependent branches, and, when windows tile the plane, a backward pass that writes
+//! each input gradient once instead of zeroing the plane and then scattering into it.
 
 use rayon::prelude::*;
 
 use super::{buffers, vectorized};
 
 /// Max-pools `[planes, h, w]` into `[planes, oh, ow]`, returning the values and, for each,
-/// the index inside its plane where the maximum was.
+/// the index inside its plane where the maximum was. With `relu`, the pooled values then
+/// go through ReLU (`relu_max_pool2d`), while each plane's output is still in cache.
 #[allow(clippy::too_many_arguments)] // the pooling geometry
 pub(crate) fn max_pool2d(
     x: &[f32],
@@ -17,6 +20,7 @@ pub(crate) fn max_pool2d(
     stride: usize,
     oh: usize,
     ow: usize,
+    relu: bool,
 ) -> (Vec<f32>, Vec<u32>) {
     let mut out = buffers::take(planes * oh * ow);
     let mut argmax = vec![0u32; planes * oh * ow];
@@ -30,7 +34,12 @@ pub(crate) fn max_pool2d(
             .for_each(|((out, arg), plane)| {
                 vectorized(
                     #[inline(always)]
-                    || pool_plane(plane, w, kernel, stride, ow, out, arg),
+                    || {
+                        pool_plane(plane, w, kernel, stride, ow, out, arg);
+                        if relu {
+                            relu_in_place(out);
+                        }
+                    },
                 )
             })
     });
@@ -108,31 +117,103 @@ fn pool_plane_2x2(plane: &[f32], w: usize, ow: usize, out: &mut [f32], arg: &mut
     }
 }
 
-/// Sends each output gradient back to the input element that was its window's maximum.
+/// `Tensor::relu`'s rule, NaN kept, as a bit mask so that the loop has no branch and
+/// vectorises.
+#[inline(always)]
+fn relu_in_place(v: &mut [f32]) {
+    for v in v {
+        let keep = (*v > 0.0) | v.is_nan();
+        *v = f32::from_bits(v.to_bits() & (keep as u32).wrapping_neg());
+    }
+}
+
+/// Sends each output gradient back to the input element that was its window's maximum,
+/// where `passes` (if given) allows it; every other element of `gx` is 0.
+#[allow(clippy::too_many_arguments)] // the pooling geometry
 pub(crate) fn max_pool2d_backward(
     g: &[f32],
     argmax: &[u32],
-    plane: usize,
-    out_plane: usize,
+    passes: Option<&[bool]>,
+    h: usize,
+    w: usize,
+    kernel: usize,
+    stride: usize,
+    oh: usize,
+    ow: usize,
     len: usize,
 ) -> Vec<f32> {
-    let mut gx = buffers::zeroed(len);
+    let (plane, out_plane) = (h * w, oh * ow);
     if len == 0 || out_plane == 0 {
-        return gx;
+        return buffers::zeroed(len);
     }
+    // Windows that tile the plane let every element find its one window by position, so
+    // each is written exactly once and the buffer needs no zeroing first. Overlapping
+    // windows (an element may collect several gradients) and gaps keep zero-then-scatter.
+    let tiled = stride == kernel;
+    let mut gx = if tiled {
+        buffers::take(len)
+    } else {
+        buffers::zeroed(len)
+    };
     super::parallel(|| {
         gx.par_chunks_mut(plane)
             .zip(g.par_chunks(out_plane).zip(argmax.par_chunks(out_plane)))
-            .for_each(|(dx, (g, arg))| {
+            .enumerate()
+            .for_each(|(p, (dx, (g, arg)))| {
+                let passes = passes.map(|m| &m[p * out_plane..(p + 1) * out_plane]);
                 vectorized(
                     #[inline(always)]
                     || {
-                        for (&g, &a) in g.iter().zip(arg) {
-                            dx[a as usize] += g;
+                        if tiled {
+                            write_tiled_plane(dx, g, arg, passes, w, kernel, ow);
+                        } else {
+                            for (i, (&g, &a)) in g.iter().zip(arg).enumerate() {
+                                if passes.is_none_or(|p| p[i]) {
+                                    dx[a as usize] += g;
+                                }
+                            }
                         }
                     },
                 )
             })
     });
     gx
+}
+
+/// One plane's gradient when `stride == kernel`: input row `y` lies in window row
+/// `y / kernel` (none when `y >= oh·kernel`), and likewise for columns, so every element is
+/// either its window's argmax, taking the window's gradient (if `passes` allows), or 0.
+/// Written without branches so the loop over a row vectorises. The `+ 0.0` turns a -0.0
+/// gradient into the +0.0 that zeroing then adding gives (the reference kernel's bits).
+#[inline(always)]
+fn write_tiled_plane(
+    dx: &mut [f32],
+    g: &[f32],
+    arg: &[u32],
+    passes: Option<&[bool]>,
+    w: usize,
+    kernel: usize,
+    ow: usize,
+) {
+    let oh = g.len() / ow;
+    let (covered, below) = dx.split_at_mut(oh * kernel * w);
+    below.fill(0.0);
+    for (oy, band) in covered.chunks_exact_mut(kernel * w).enumerate() {
+        let (g, arg) = (&g[oy * ow..(oy + 1) * ow], &arg[oy * ow..(oy + 1) * ow]);
+        let passes = passes.map(|m| &m[oy * ow..(oy + 1) * ow]);
+        for (r, row) in band.chunks_exact_mut(w).enumerate() {
+            let start = ((oy * kernel + r) * w) as u32;
+            let (windows, right) = row.split_at_mut(ow * kernel);
+            right.fill(0.0);
+            for (ox, cells) in windows.chunks_exact_mut(kernel).enumerate() {
+                let open = passes.is_none_or(|p| p[ox]);
+                let (g, a) = (g[ox].to_bits(), arg[ox]);
+                let first = start + (ox * kernel) as u32;
+                for (j, d) in cells.iter_mut().enumerate() {
+                    let m = (((a == first + j as u32) & open) as u32).wrapping_neg();
+                    *d = f32::from_bits(g & m) + 0.0;
+                }
+            }
+        }
+    }
 }
