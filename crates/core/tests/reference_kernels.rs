@@ -81,11 +81,21 @@ fn reference_and_fast_kernels_train_the_same_step() {
 }
 
 /// Output and input-gradient bits of max pooling (or `relu_max_pool2d`) under `kernels`.
-fn pool_bits(kernels: Kernels, shape: &[usize], kernel: usize, stride: usize, relu: bool) -> Vec<Vec<u32>> {
+fn pool_bits(
+    kernels: Kernels,
+    shape: &[usize],
+    kernel: usize,
+    stride: usize,
+    relu: bool,
+) -> Vec<Vec<u32>> {
     set_kernels(kernels);
     manual_seed(12);
     // Rounded to halves: many ties, and zeros for the ReLU.
-    let x = (Tensor::randn(shape) * 2.0).to_vec().iter().map(|v| v.round() / 2.0).collect();
+    let x = (Tensor::randn(shape) * 2.0)
+        .to_vec()
+        .iter()
+        .map(|v| v.round() / 2.0)
+        .collect();
     let x = Tensor::from_vec(x, shape).requires_grad(true);
     let y = if relu {
         x.relu_max_pool2d(kernel, stride)
@@ -111,7 +121,10 @@ fn reference_and_fast_max_pooling_agree_to_the_bit_where_windows_leave_rows_out(
         for relu in [false, true] {
             let fast = pool_bits(Kernels::Fast, shape, kernel, stride, relu);
             let reference = pool_bits(Kernels::Reference, shape, kernel, stride, relu);
-            assert_eq!(fast, reference, "{shape:?} kernel {kernel} stride {stride} relu {relu}");
+            assert_eq!(
+                fast, reference,
+                "{shape:?} kernel {kernel} stride {stride} relu {relu}"
+            );
         }
     }
     set_kernels(Kernels::Fast);

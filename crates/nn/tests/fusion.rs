@@ -37,7 +37,9 @@ fn pass(seq: &Sequential, x: &Tensor, by_hand: bool) -> Vec<Vec<u32>> {
         seq.forward(x)
     };
     let weights: Vec<f32> = (0..y.numel()).map(|i| (i % 7) as f32 - 2.5).collect();
-    (&y * &Tensor::from_vec(weights, y.shape())).sum().backward();
+    (&y * &Tensor::from_vec(weights, y.shape()))
+        .sum()
+        .backward();
     let bits = |t: &Tensor| t.to_vec().iter().map(|v| v.to_bits()).collect();
     let mut out = vec![bits(&y)];
     out.extend(seq.parameters().iter().map(|p| bits(&p.grad().unwrap())));
@@ -59,7 +61,9 @@ fn watch_pooled(seq: &Sequential) -> Arc<Mutex<Vec<Option<&'static str>>>> {
 /// share the global one.
 fn input() -> Tensor {
     let mut rng = Xoshiro256::seed_from(6);
-    let data = (0..3 * 2 * 9 * 9).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
+    let data = (0..3 * 2 * 9 * 9)
+        .map(|_| rng.next_f32() * 2.0 - 1.0)
+        .collect();
     Tensor::from_vec(data, &[3, 2, 9, 9])
 }
 
@@ -123,7 +127,11 @@ fn a_hook_on_either_layer_sees_the_tensor_between_and_turns_the_fusion_off() {
         handle.remove();
         pooled_by.lock().unwrap().clear();
         assert_eq!(pass(&seq, &x, false), reference, "{what}");
-        assert_eq!(*pooled_by.lock().unwrap(), vec![Some("ReluMaxPool2d")], "{what}");
+        assert_eq!(
+            *pooled_by.lock().unwrap(),
+            vec![Some("ReluMaxPool2d")],
+            "{what}"
+        );
         assert_eq!(between.lock().unwrap().len(), 1, "{what}");
     }
 }
@@ -149,7 +157,9 @@ fn only_a_relu_right_next_to_a_max_pool_is_fused() {
         .add(MaxPool2d::new(2));
     let y = seq.forward(&input().requires_grad(true));
     assert_eq!(y.op_name(), Some("MaxPool2d"));
-    let tail = Sequential::new().add(ReLU::new()).add(MaxPool2d::new(3).stride(1));
+    let tail = Sequential::new()
+        .add(ReLU::new())
+        .add(MaxPool2d::new(3).stride(1));
     let x = input().requires_grad(true);
     let y = tail.forward(&x);
     assert_eq!(y.op_name(), Some("ReluMaxPool2d"));

@@ -461,21 +461,27 @@ mod tests {
                 let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
                 let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                 for relu in [false, true] {
-                    let (fv, fa) = kernels::pool::max_pool2d(
-                        &x, planes, h, w, kernel, stride, oh, ow, relu,
-                    );
+                    let (fv, fa) =
+                        kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow, relu);
                     let (rv, ra) = if relu {
                         relu_max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
                     } else {
                         max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
                     };
-                    let what = format!("{planes}x{h}x{w} kernel {kernel} stride {stride} relu {relu}");
+                    let what =
+                        format!("{planes}x{h}x{w} kernel {kernel} stride {stride} relu {relu}");
                     assert_eq!(fa, ra, "{what}");
                     assert_eq!(bits(&fv), bits(&rv), "{what}");
                     // Varied gradients, -0.0 among them, which a one-pass write must turn
                     // into the +0.0 that zero-then-add gives.
                     let g: Vec<f32> = (0..fv.len())
-                        .map(|i| if i % 5 == 1 { -0.0 } else { i as f32 * 0.5 - 3.0 })
+                        .map(|i| {
+                            if i % 5 == 1 {
+                                -0.0
+                            } else {
+                                i as f32 * 0.5 - 3.0
+                            }
+                        })
                         .collect();
                     let passes: Vec<bool> = rv.iter().map(|&v| v > 0.0).collect();
                     let passes = relu.then_some(passes.as_slice());
@@ -486,7 +492,16 @@ mod tests {
                         }
                     }
                     let fast = kernels::pool::max_pool2d_backward(
-                        &g, &fa, passes, h, w, kernel, stride, oh, ow, x.len(),
+                        &g,
+                        &fa,
+                        passes,
+                        h,
+                        w,
+                        kernel,
+                        stride,
+                        oh,
+                        ow,
+                        x.len(),
                     );
                     assert_eq!(bits(&fast), bits(&want), "{what}");
                 }
