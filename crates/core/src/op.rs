@@ -87,8 +87,6 @@ pub(crate) enum Op {
     /// `argmax[i]` is where, inside its input plane, output element `i` found its maximum.
     MaxPool2d {
         x: Tensor,
-        kernel: usize,
-        stride: usize,
         argmax: Vec<u32>,
     },
     /// `max_pool2d(relu(x))` in one op. `argmax` as for `MaxPool2d` (of `x` itself: ReLU
@@ -97,8 +95,6 @@ pub(crate) enum Op {
     /// backward reads its shape, not its values.
     ReluMaxPool2d {
         x: Tensor,
-        kernel: usize,
-        stride: usize,
         argmax: Vec<u32>,
         passes: Vec<bool>,
     },
@@ -390,32 +386,15 @@ impl Op {
                 }
                 grads
             }
-            Op::MaxPool2d {
-                x,
-                kernel,
-                stride,
-                argmax,
-            } => vec![Some(pool::max_pool2d_backward(
-                g,
-                x.shape(),
-                *kernel,
-                *stride,
-                argmax,
-            ))],
+            Op::MaxPool2d { x, argmax } => {
+                vec![Some(pool::max_pool2d_backward(g, x.shape(), argmax))]
+            }
             // The chain rule through both: max pooling routes g to the argmax, and ReLU's
             // slope there is 1 if the pooled value was above 0, else 0 (NaN and exactly 0
             // included, as `Relu`'s rule).
-            Op::ReluMaxPool2d {
-                x,
-                kernel,
-                stride,
-                argmax,
-                passes,
-            } => vec![Some(pool::relu_max_pool2d_backward(
+            Op::ReluMaxPool2d { x, argmax, passes } => vec![Some(pool::relu_max_pool2d_backward(
                 g,
                 x.shape(),
-                *kernel,
-                *stride,
                 argmax,
                 passes,
             ))],

@@ -45,8 +45,6 @@ impl Tensor {
             vec![s[0], s[1], oh, ow],
             Op::MaxPool2d {
                 x: self.clone(),
-                kernel,
-                stride,
                 argmax,
             },
         )
@@ -100,8 +98,6 @@ impl Tensor {
             vec![s[0], s[1], oh, ow],
             Op::ReluMaxPool2d {
                 x: self.clone(),
-                kernel,
-                stride,
                 argmax,
                 passes,
             },
@@ -386,14 +382,8 @@ pub(crate) fn relu_max_pool2d_reference(
 }
 
 /// Sends each output gradient back to the input element that was the window's maximum.
-pub(crate) fn max_pool2d_backward(
-    grad: &Tensor,
-    input_shape: &[usize],
-    kernel: usize,
-    stride: usize,
-    argmax: &[u32],
-) -> Tensor {
-    route_to_argmax(grad, input_shape, kernel, stride, argmax, None)
+pub(crate) fn max_pool2d_backward(grad: &Tensor, input_shape: &[usize], argmax: &[u32]) -> Tensor {
+    route_to_argmax(grad, input_shape, argmax, None)
 }
 
 /// `relu_max_pool2d`'s backward: as max pooling's, but only through the windows whose
@@ -401,12 +391,10 @@ pub(crate) fn max_pool2d_backward(
 pub(crate) fn relu_max_pool2d_backward(
     grad: &Tensor,
     input_shape: &[usize],
-    kernel: usize,
-    stride: usize,
     argmax: &[u32],
     passes: &[bool],
 ) -> Tensor {
-    route_to_argmax(grad, input_shape, kernel, stride, argmax, Some(passes))
+    route_to_argmax(grad, input_shape, argmax, Some(passes))
 }
 
 /// Both max pools' backward: output gradient `i` goes to its window's argmax, if
@@ -416,22 +404,20 @@ pub(crate) fn relu_max_pool2d_backward(
 fn route_to_argmax(
     grad: &Tensor,
     input_shape: &[usize],
-    kernel: usize,
-    stride: usize,
     argmax: &[u32],
     passes: Option<&[bool]>,
 ) -> Tensor {
-    let (h, w) = (input_shape[2], input_shape[3]);
-    let (oh, ow) = (grad.shape()[2], grad.shape()[3]);
+    let plane = input_shape[2] * input_shape[3];
+    let out_plane = grad.shape()[2] * grad.shape()[3];
     let len = input_shape.iter().product();
     let gd = grad.read();
     let gx = if kernels::fast() {
-        kernels::pool::max_pool2d_backward(&gd, argmax, passes, h, w, kernel, stride, oh, ow, len)
+        kernels::pool::max_pool2d_backward(&gd, argmax, passes, plane, out_plane, len)
     } else {
         let mut gx = vec![0.0; len];
         for (i, (&g, &at)) in gd.iter().zip(argmax).enumerate() {
             if passes.is_none_or(|p| p[i]) {
-                gx[(i / (oh * ow)) * h * w + at as usize] += g;
+                gx[(i / out_plane) * plane + at as usize] += g;
             }
         }
         gx
@@ -472,8 +458,7 @@ mod tests {
                         format!("{planes}x{h}x{w} kernel {kernel} stride {stride} relu {relu}");
                     assert_eq!(fa, ra, "{what}");
                     assert_eq!(bits(&fv), bits(&rv), "{what}");
-                    // Varied gradients, -0.0 among them, which a one-pass write must turn
-                    // into the +0.0 that zero-then-add gives.
+                    // Varied gradients, -0.0 among them, which zero-then-add turns into +0.0.
                     let g: Vec<f32> = (0..fv.len())
                         .map(|i| {
                             if i % 5 == 1 {
@@ -495,12 +480,8 @@ mod tests {
                         &g,
                         &fa,
                         passes,
-                        h,
-                        w,
-                        kernel,
-                        stride,
-                        oh,
-                        ow,
+                        h * w,
+                        oh * ow,
                         x.len(),
                     );
                     assert_eq!(bits(&fast), bits(&want), "{what}");
