@@ -89,6 +89,15 @@ pub(crate) enum Op {
         x: Tensor,
         argmax: Vec<u32>,
     },
+    /// `max_pool2d(relu(x))` in one op. `argmax` as for `MaxPool2d` (of `x` itself: ReLU
+    /// does not move a positive maximum); `passes[i]` is whether output `i` was above 0,
+    /// the only windows ReLU lets a gradient through. `x` is kept as the graph edge only;
+    /// backward reads its shape, not its values.
+    ReluMaxPool2d {
+        x: Tensor,
+        argmax: Vec<u32>,
+        passes: Vec<bool>,
+    },
     /// Saves nothing but the geometry: the windows are known from the shapes.
     AvgPool2d {
         x: Tensor,
@@ -162,6 +171,7 @@ impl Op {
             Op::LogSoftmax { .. } => "LogSoftmax",
             Op::Conv2d { .. } => "Conv2d",
             Op::MaxPool2d { .. } => "MaxPool2d",
+            Op::ReluMaxPool2d { .. } => "ReluMaxPool2d",
             Op::AvgPool2d { .. } => "AvgPool2d",
             Op::AdaptiveAvgPool2d { .. } => "AdaptiveAvgPool2d",
             Op::BatchNorm { .. } => "BatchNorm",
@@ -198,6 +208,7 @@ impl Op {
             | Op::Softmax { x, .. }
             | Op::LogSoftmax { x, .. }
             | Op::MaxPool2d { x, .. }
+            | Op::ReluMaxPool2d { x, .. }
             | Op::AvgPool2d { x, .. }
             | Op::AdaptiveAvgPool2d { x, .. }
             | Op::LeakyRelu { x, .. }
@@ -378,6 +389,15 @@ impl Op {
             Op::MaxPool2d { x, argmax } => {
                 vec![Some(pool::max_pool2d_backward(g, x.shape(), argmax))]
             }
+            // The chain rule through both: max pooling routes g to the argmax, and ReLU's
+            // slope there is 1 if the pooled value was above 0, else 0 (NaN and exactly 0
+            // included, as `Relu`'s rule).
+            Op::ReluMaxPool2d { x, argmax, passes } => vec![Some(pool::relu_max_pool2d_backward(
+                g,
+                x.shape(),
+                argmax,
+                passes,
+            ))],
             // Each output was the mean of its window: its gradient goes back to every
             // element of the window, divided by the window's size.
             Op::AvgPool2d { x, kernel, stride } => vec![Some(pool::avg_pool2d_backward(

@@ -1,10 +1,16 @@
 //! The whole-program switch between the reference kernels in `ops/` and the fast ones in
 //! `kernels/`: one training step of a small CNN (conv, batch norm, ReLU, max-pool, linear,
-//! cross-entropy) gives the same loss and gradients either way, to rounding. Its own test
-//! binary, because the switch is process-wide.
+//! cross-entropy) gives the same loss and gradients either way, to rounding; and max
+//! pooling, with and without the ReLU fused in, the same bits, on geometries whose windows
+//! leave rows uncovered. Its own test binary, because the switch is process-wide; the tests
+//! here take `SWITCH` so that one does not flip it under the other.
+
+use std::sync::Mutex;
 
 use kindling_core::kernels::{set_kernels, Kernels};
 use kindling_core::{manual_seed, Tensor};
+
+static SWITCH: Mutex<()> = Mutex::new(());
 
 /// Loss and every gradient of one step, for input images large enough to take the fast
 /// kernels' threaded paths.
@@ -48,6 +54,7 @@ fn step(kernels: Kernels) -> Vec<Vec<f32>> {
 
 #[test]
 fn reference_and_fast_kernels_train_the_same_step() {
+    let _switch = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     let fast = step(Kernels::Fast);
     let reference = step(Kernels::Reference);
     set_kernels(Kernels::Fast);
@@ -71,4 +78,54 @@ fn reference_and_fast_kernels_train_the_same_step() {
             );
         }
     }
+}
+
+/// Output and input-gradient bits of max pooling (or `relu_max_pool2d`) under `kernels`.
+fn pool_bits(
+    kernels: Kernels,
+    shape: &[usize],
+    kernel: usize,
+    stride: usize,
+    relu: bool,
+) -> Vec<Vec<u32>> {
+    set_kernels(kernels);
+    manual_seed(12);
+    // Rounded to halves: many ties, and zeros for the ReLU.
+    let x = (Tensor::randn(shape) * 2.0)
+        .to_vec()
+        .iter()
+        .map(|v| v.round() / 2.0)
+        .collect();
+    let x = Tensor::from_vec(x, shape).requires_grad(true);
+    let y = if relu {
+        x.relu_max_pool2d(kernel, stride)
+    } else {
+        x.max_pool2d(kernel, stride)
+    };
+    let weights = Tensor::randn(y.shape());
+    (&y * &weights).sum().backward();
+    let bits = |t: &Tensor| t.to_vec().iter().map(|v| v.to_bits()).collect();
+    vec![bits(&y), bits(&x.grad().unwrap())]
+}
+
+#[test]
+fn reference_and_fast_max_pooling_agree_to_the_bit_where_windows_leave_rows_out() {
+    let _switch = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let cases: &[(&[usize], usize, usize)] = &[
+        (&[4, 6, 13, 13], 2, 2), // last row and column in no window
+        (&[4, 6, 14, 11], 3, 3), // 2 rows and 2 columns left over
+        (&[4, 6, 12, 12], 3, 3),
+        (&[2, 3, 9, 10], 3, 2), // overlapping
+    ];
+    for &(shape, kernel, stride) in cases {
+        for relu in [false, true] {
+            let fast = pool_bits(Kernels::Fast, shape, kernel, stride, relu);
+            let reference = pool_bits(Kernels::Reference, shape, kernel, stride, relu);
+            assert_eq!(
+                fast, reference,
+                "{shape:?} kernel {kernel} stride {stride} relu {relu}"
+            );
+        }
+    }
+    set_kernels(Kernels::Fast);
 }

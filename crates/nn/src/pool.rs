@@ -17,8 +17,9 @@ use crate::{ForwardHooks, Module};
 /// ```
 #[derive(Debug, Clone)]
 pub struct MaxPool2d {
-    kernel: usize,
-    stride: usize,
+    // Read by `Sequential`, which fuses a ReLU next to this pool.
+    pub(crate) kernel: usize,
+    pub(crate) stride: usize,
     training: bool,
     hooks: ForwardHooks,
 }

@@ -1,11 +1,23 @@
 //! `Sequential`: modules run one after another (`torch.nn.Sequential`). Its children are
 //! named by position, so parameters get PyTorch's keys `"0.weight"`, `"1.running_mean"`.
+//!
+//! `forward` runs a `ReLU` next to a `MaxPool2d` as one op, `Tensor::relu_max_pool2d`: the
+//! CNN pattern conv → ReLU → pool then skips writing and re-reading the ReLU's full-size
+//! output. The layer types are noted when a module is pushed, so the `Module` trait needs
+//! no hook for this.
+
+use std::any::Any;
 
 use kindling_core::Tensor;
 
-use crate::{ForwardHooks, Module};
+use crate::{ForwardHooks, MaxPool2d, Module, ReLU};
 
 /// A chain of modules; `forward` feeds each one's output to the next.
+///
+/// A `ReLU` directly followed by a `MaxPool2d`, or a `MaxPool2d` by a `ReLU`, runs as one
+/// fused op ([`Tensor::relu_max_pool2d`]) in `forward`, with bit-identical outputs and
+/// gradients. A forward hook on either layer turns the fusion off for that pair, so the
+/// hook sees the intermediate tensor; [`Sequential::forward_all`] never fuses.
 ///
 /// ```
 /// use kindling::nn::{Linear, Module, ReLU, Sequential};
@@ -16,6 +28,8 @@ use crate::{ForwardHooks, Module};
 /// ```
 pub struct Sequential {
     layers: Vec<Box<dyn Module>>,
+    /// What `forward` needs to know to fuse, one per layer, noted by `push`.
+    kinds: Vec<Kind>,
     training: bool,
     hooks: ForwardHooks,
 }
@@ -36,6 +50,7 @@ impl Sequential {
     pub fn new() -> Self {
         Sequential {
             layers: Vec::new(),
+            kinds: Vec::new(),
             training: true,
             hooks: ForwardHooks::new(),
         }
@@ -62,6 +77,7 @@ impl Sequential {
     /// assert_eq!(seq.len(), 1);
     /// ```
     pub fn push(&mut self, module: impl Module + 'static) {
+        self.kinds.push(Kind::of(&module));
         let mut module = Box::new(module);
         module.set_training(self.training);
         self.layers.push(module);
@@ -115,11 +131,58 @@ impl Sequential {
     }
 }
 
+impl Sequential {
+    /// The window of the pooling if layers `i` and `i + 1` are a ReLU and a max pool (in
+    /// either order) and neither has a forward hook, which must see the tensor between.
+    fn fusable_pair(&self, i: usize) -> Option<(usize, usize)> {
+        let window = match self.kinds.get(i..i + 2)? {
+            [Kind::Relu, Kind::MaxPool { kernel, stride }]
+            | [Kind::MaxPool { kernel, stride }, Kind::Relu] => (*kernel, *stride),
+            _ => return None,
+        };
+        let hooked = |m: &dyn Module| m.forward_hooks().is_some_and(|h| !h.is_empty());
+        let hooked = hooked(self.layers[i].as_ref()) || hooked(self.layers[i + 1].as_ref());
+        (!hooked).then_some(window)
+    }
+}
+
+/// The layer types `Sequential::forward` can fuse, told apart by downcasting in `push`.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Relu,
+    MaxPool { kernel: usize, stride: usize },
+    Other,
+}
+
+impl Kind {
+    fn of(module: &dyn Any) -> Kind {
+        if module.is::<ReLU>() {
+            Kind::Relu
+        } else if let Some(pool) = module.downcast_ref::<MaxPool2d>() {
+            Kind::MaxPool {
+                kernel: pool.kernel,
+                stride: pool.stride,
+            }
+        } else {
+            Kind::Other
+        }
+    }
+}
+
 impl Module for Sequential {
     fn forward(&self, x: &Tensor) -> Tensor {
-        self.layers
-            .iter()
-            .fold(x.clone(), |h, layer| layer.call(&h))
+        let mut h = x.clone();
+        let mut i = 0;
+        while i < self.layers.len() {
+            if let Some((kernel, stride)) = self.fusable_pair(i) {
+                h = h.relu_max_pool2d(kernel, stride);
+                i += 2;
+            } else {
+                h = self.layers[i].call(&h);
+                i += 1;
+            }
+        }
+        h
     }
 
     fn named_children(&self) -> Vec<(String, &dyn Module)> {

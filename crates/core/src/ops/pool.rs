@@ -30,35 +30,76 @@ impl Tensor {
     /// assert_eq!(x.max_pool2d(2, 2).to_vec(), vec![5.0, 7.0, 13.0, 15.0]);
     /// ```
     pub fn max_pool2d(&self, kernel: usize, stride: usize) -> Tensor {
-        let s = self.shape();
-        assert!(
-            s.len() == 4,
-            "max_pool2d: expects an input [N, C, H, W], got shape {s:?}"
-        );
-        assert!(
-            kernel >= 1 && stride >= 1,
-            "max_pool2d: kernel ({kernel}) and stride ({stride}) must be at least 1"
-        );
-        let (planes, h, w) = (s[0] * s[1], s[2], s[3]);
-        assert!(
-            kernel <= h && kernel <= w,
-            "max_pool2d: kernel {kernel} is larger than the input plane {h}x{w} (shape {s:?})"
-        );
-        let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
+        let (planes, h, w, oh, ow) = max_pool_geometry("max_pool2d", self.shape(), kernel, stride);
         let (out, argmax) = {
             let x = self.read();
             if kernels::fast() {
-                kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow)
+                kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow, false)
             } else {
                 max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
             }
         };
+        let s = self.shape();
         Tensor::from_op(
             out,
             vec![s[0], s[1], oh, ow],
             Op::MaxPool2d {
                 x: self.clone(),
                 argmax,
+            },
+        )
+    }
+
+    /// ReLU followed by max pooling, as one op: equal to
+    /// `self.relu().max_pool2d(kernel, stride)` bit for bit, in the output and in the
+    /// gradient, but without making the ReLU's full-size output or walking it twice.
+    ///
+    /// Why the two orders agree: ReLU is non-decreasing, so it commutes with max, and
+    /// `relu(max(window)) = max(relu(window))`. A NaN wins the max and passes through ReLU
+    /// in both orders (the same NaN: the first in the window). The gradient reaches the
+    /// window's maximum only where that maximum is above 0; a window whose maximum is 0,
+    /// negative or NaN passes no gradient in either order (ReLU's slope there is 0). So the
+    /// pooling runs on the input before the ReLU, keeps where each maximum was, and applies
+    /// ReLU to the pooled values only. `nn::Sequential` calls this for a `ReLU` next to a
+    /// `MaxPool2d`.
+    ///
+    /// # Panics
+    /// As [`Tensor::max_pool2d`]: if the input is not 4-d, the kernel or stride is 0, or
+    /// the window is larger than the input plane.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let x = Tensor::from_vec(vec![-1.0, 2.0, -3.0, -4.0, 5.0, -6.0, -7.0, -8.0], &[1, 1, 2, 4])
+    ///     .requires_grad(true);
+    /// let y = x.relu_max_pool2d(2, 2);
+    /// assert_eq!(y.to_vec(), vec![5.0, 0.0]); // the right window is all negative
+    /// assert_eq!(y.to_vec(), x.relu().max_pool2d(2, 2).to_vec());
+    /// y.sum().backward();
+    /// // Only the maximum of the left window gets a gradient.
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+    /// ```
+    pub fn relu_max_pool2d(&self, kernel: usize, stride: usize) -> Tensor {
+        let (planes, h, w, oh, ow) =
+            max_pool_geometry("relu_max_pool2d", self.shape(), kernel, stride);
+        let (out, argmax) = {
+            let x = self.read();
+            if kernels::fast() {
+                kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow, true)
+            } else {
+                relu_max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
+            }
+        };
+        // relu(m) > 0 exactly when m > 0: the windows through which ReLU lets the gradient
+        // pass. Saved instead of the input, whose values backward does not need.
+        let passes = out.iter().map(|&v| v > 0.0).collect();
+        let s = self.shape();
+        Tensor::from_op(
+            out,
+            vec![s[0], s[1], oh, ow],
+            Op::ReluMaxPool2d {
+                x: self.clone(),
+                argmax,
+                passes,
             },
         )
     }
@@ -259,6 +300,31 @@ pub(crate) fn adaptive_avg_pool2d_backward(
     })
 }
 
+/// Checks max pooling's input and window, naming `op` in the panic, and returns
+/// `(planes, h, w, oh, ow)`: no padding, floor rounding.
+fn max_pool_geometry(
+    op: &str,
+    s: &[usize],
+    kernel: usize,
+    stride: usize,
+) -> (usize, usize, usize, usize, usize) {
+    assert!(
+        s.len() == 4,
+        "{op}: expects an input [N, C, H, W], got shape {s:?}"
+    );
+    assert!(
+        kernel >= 1 && stride >= 1,
+        "{op}: kernel ({kernel}) and stride ({stride}) must be at least 1"
+    );
+    let (planes, h, w) = (s[0] * s[1], s[2], s[3]);
+    assert!(
+        kernel <= h && kernel <= w,
+        "{op}: kernel {kernel} is larger than the input plane {h}x{w} (shape {s:?})"
+    );
+    let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
+    (planes, h, w, oh, ow)
+}
+
 /// Reference: for every window, scan its values, keeping the first maximum (or the first
 /// NaN), and note where it was inside the plane.
 #[allow(clippy::too_many_arguments)] // the pooling geometry
@@ -295,18 +361,64 @@ pub(crate) fn max_pool2d_reference(
     (out, argmax)
 }
 
+/// Reference for `relu_max_pool2d`: pool the input before the ReLU, then apply the ReLU
+/// (the same rule as `Tensor::relu`, NaN kept) to each pooled value.
+#[allow(clippy::too_many_arguments)] // the pooling geometry
+pub(crate) fn relu_max_pool2d_reference(
+    x: &[f32],
+    planes: usize,
+    h: usize,
+    w: usize,
+    kernel: usize,
+    stride: usize,
+    oh: usize,
+    ow: usize,
+) -> (Vec<f32>, Vec<u32>) {
+    let (mut out, argmax) = max_pool2d_reference(x, planes, h, w, kernel, stride, oh, ow);
+    for v in &mut out {
+        *v = if *v > 0.0 || v.is_nan() { *v } else { 0.0 };
+    }
+    (out, argmax)
+}
+
 /// Sends each output gradient back to the input element that was the window's maximum.
 pub(crate) fn max_pool2d_backward(grad: &Tensor, input_shape: &[usize], argmax: &[u32]) -> Tensor {
+    route_to_argmax(grad, input_shape, argmax, None)
+}
+
+/// `relu_max_pool2d`'s backward: as max pooling's, but only through the windows whose
+/// maximum was above 0 (`passes`); the others get ReLU's slope there, 0.
+pub(crate) fn relu_max_pool2d_backward(
+    grad: &Tensor,
+    input_shape: &[usize],
+    argmax: &[u32],
+    passes: &[bool],
+) -> Tensor {
+    route_to_argmax(grad, input_shape, argmax, Some(passes))
+}
+
+/// Both max pools' backward: output gradient `i` goes to its window's argmax, if
+/// `passes[i]` (or always, without `passes`); every other input element gets 0. Where
+/// windows overlap, an element that was the maximum of several collects all their
+/// gradients.
+fn route_to_argmax(
+    grad: &Tensor,
+    input_shape: &[usize],
+    argmax: &[u32],
+    passes: Option<&[bool]>,
+) -> Tensor {
     let plane = input_shape[2] * input_shape[3];
     let out_plane = grad.shape()[2] * grad.shape()[3];
     let len = input_shape.iter().product();
     let gd = grad.read();
     let gx = if kernels::fast() {
-        kernels::pool::max_pool2d_backward(&gd, argmax, plane, out_plane, len)
+        kernels::pool::max_pool2d_backward(&gd, argmax, passes, plane, out_plane, len)
     } else {
         let mut gx = vec![0.0; len];
         for (i, (&g, &at)) in gd.iter().zip(argmax).enumerate() {
-            gx[(i / out_plane) * plane + at as usize] += g;
+            if passes.is_none_or(|p| p[i]) {
+                gx[(i / out_plane) * plane + at as usize] += g;
+            }
         }
         gx
     };
@@ -321,25 +433,59 @@ mod tests {
     fn fast_and_reference_pooling_agree_on_ties_and_nans() {
         // The second shape is wider than the 2x2 kernel's 256-column row buffer; both have
         // many tied windows, and NaNs alone, two to a window, and in a window's last place.
-        for (planes, h, w) in [(3, 7, 6), (2, 4, 600)] {
-            let mut x: Vec<f32> = (0..planes * h * w).map(|i| ((i * 5) % 7) as f32).collect();
+        // Heights and widths that the windows do not cover to the end are included (7 with
+        // 2x2, 7 and 6 with 3x3 stride 3, 4 with stride 3).
+        for (planes, h, w) in [(3, 7, 6), (2, 4, 600), (2, 7, 7)] {
+            let mut x: Vec<f32> = (0..planes * h * w)
+                .map(|i| ((i * 5) % 7) as f32 - 3.0)
+                .collect();
             for at in [3, 50, w + 1, w + 2, 2 * w + 3 * w / 2 + 1] {
                 x[at] = f32::NAN;
             }
-            for (kernel, stride) in [(2, 2), (3, 1), (3, 2), (1, 1)] {
+            x[7] = -0.0;
+            for (kernel, stride) in [(2, 2), (3, 1), (3, 2), (1, 1), (3, 3), (2, 3)] {
                 let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
-                let (fv, fa) = kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow);
-                let (rv, ra) = max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow);
-                assert_eq!(fa, ra, "kernel {kernel} stride {stride}");
                 let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&fv), bits(&rv));
-                let g: Vec<f32> = (0..fv.len()).map(|i| i as f32 * 0.5).collect();
-                let mut want = vec![0.0; x.len()];
-                for (i, &a) in ra.iter().enumerate() {
-                    want[(i / (oh * ow)) * h * w + a as usize] += g[i];
+                for relu in [false, true] {
+                    let (fv, fa) =
+                        kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow, relu);
+                    let (rv, ra) = if relu {
+                        relu_max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
+                    } else {
+                        max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
+                    };
+                    let what =
+                        format!("{planes}x{h}x{w} kernel {kernel} stride {stride} relu {relu}");
+                    assert_eq!(fa, ra, "{what}");
+                    assert_eq!(bits(&fv), bits(&rv), "{what}");
+                    // Varied gradients, -0.0 among them, which zero-then-add turns into +0.0.
+                    let g: Vec<f32> = (0..fv.len())
+                        .map(|i| {
+                            if i % 5 == 1 {
+                                -0.0
+                            } else {
+                                i as f32 * 0.5 - 3.0
+                            }
+                        })
+                        .collect();
+                    let passes: Vec<bool> = rv.iter().map(|&v| v > 0.0).collect();
+                    let passes = relu.then_some(passes.as_slice());
+                    let mut want = vec![0.0f32; x.len()];
+                    for (i, &a) in ra.iter().enumerate() {
+                        if passes.is_none_or(|p| p[i]) {
+                            want[(i / (oh * ow)) * h * w + a as usize] += g[i];
+                        }
+                    }
+                    let fast = kernels::pool::max_pool2d_backward(
+                        &g,
+                        &fa,
+                        passes,
+                        h * w,
+                        oh * ow,
+                        x.len(),
+                    );
+                    assert_eq!(bits(&fast), bits(&want), "{what}");
                 }
-                let fast = kernels::pool::max_pool2d_backward(&g, &fa, h * w, oh * ow, x.len());
-                assert_eq!(fast, want);
             }
         }
     }
