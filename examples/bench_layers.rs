@@ -228,4 +228,7 @@ fn main() {
     });
     row("relu 32x28x28", 0.0, &xb, &|x| x.relu());
     row("max_pool2d 32x28x28", 0.0, &xb, &|x| x.max_pool2d(2, 2));
+    row("relu_max_pool2d 32x28x28", 0.0, &xb, &|x| {
+        x.relu_max_pool2d(2, 2)
+    });
 }

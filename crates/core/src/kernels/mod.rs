@@ -8,6 +8,7 @@
 //!   kernels in `ops/` of the same name. A test beside each checks that the twins agree.
 //! - `buffers.rs`: the pool that recycles large buffers between training steps.
 //! - `transpose.rs`: a tiled transpose, for GEMM outputs stored the other way round.
+//! - `pool_x86.rs`: 2×2 max pooling in AVX-512 and AVX2 intrinsics.
 //!
 //! [`set_kernels`] (or `KINDLING_KERNELS=reference` in the environment) runs a whole program
 //! on the reference kernels instead, which is slower but can be stepped through in a
@@ -26,6 +27,8 @@ mod isa;
 pub use isa::{isa, set_isa, vectorized, Isa};
 pub(crate) mod matmul;
 pub(crate) mod pool;
+#[cfg(target_arch = "x86_64")]
+mod pool_x86;
 pub(crate) mod transpose;
 
 /// Which kernels the ops run: the plain reference loops in `ops/`, or the fast ones here.

@@ -1,7 +1,8 @@
 //! The fast twins of max pooling's reference kernels (`ops/pool.rs`), for `max_pool2d` and
 //! `relu_max_pool2d`: planes split across threads, the window maximum chosen without
 //! data-dependent branches, and a backward pass that zeroes each plane and scatters into
-//! it while it is in cache.
+//! it while it is in cache. The 2×2 windows take hand-written x86 vectors where the CPU has
+//! them (`pool_x86.rs`); `pool_plane_2x2` here is their portable twin.
 
 use rayon::prelude::*;
 
@@ -63,6 +64,20 @@ fn pool_plane(
     arg: &mut [u32],
 ) {
     if kernel == 2 && stride == 2 {
+        // The common case, with vectors by hand where the CPU has them (`pool_x86.rs`).
+        #[cfg(target_arch = "x86_64")]
+        match super::isa() {
+            // SAFETY: `isa()` only names instruction sets this CPU has; the shapes are the
+            // op's (`oh = h / 2` rows of `ow = w / 2` windows).
+            #[cfg(feature = "avx512")]
+            super::Isa::Avx512 => {
+                return unsafe { super::pool_x86::pool_plane_2x2_avx512(plane, w, ow, out, arg) }
+            }
+            super::Isa::Avx2 => {
+                return unsafe { super::pool_x86::pool_plane_2x2_avx2(plane, w, ow, out, arg) }
+            }
+            _ => {}
+        }
         return pool_plane_2x2(plane, w, ow, out, arg);
     }
     for (oy, (out_row, arg_row)) in out.chunks_mut(ow).zip(arg.chunks_mut(ow)).enumerate() {
@@ -88,7 +103,7 @@ fn pool_plane(
 /// The common 2x2, stride-2 case, unrolled so that the compiler turns every choice into a
 /// select instruction.
 #[inline(always)]
-fn pool_plane_2x2(plane: &[f32], w: usize, ow: usize, out: &mut [f32], arg: &mut [u32]) {
+pub(crate) fn pool_plane_2x2(plane: &[f32], w: usize, ow: usize, out: &mut [f32], arg: &mut [u32]) {
     // Picks the larger of two (value, index) pairs; `b` must beat `a` strictly (or be NaN
     // where `a` is not) to win, so the first maximum is kept.
     #[inline(always)]
