@@ -5,6 +5,10 @@
 //! the plain loops below; the fast twins (`kernels/pool.rs`) split planes across threads
 //! and pick maxima without branches.
 //!
+//! `relu_max_pool2d` is ReLU then max pooling in one op: since ReLU commutes with max, it
+//! pools the input as it is and applies ReLU to the pooled values only, a quarter of them
+//! for 2x2 windows, and never makes the ReLU's full-size output.
+//!
 //! Average pooling needs nothing saved: every element of a window contributed 1/(window
 //! size) of the output, so the backward pass spreads each output gradient evenly back over
 //! its window. Adaptive average pooling is the same with windows chosen from the sizes,
