@@ -9,8 +9,7 @@ use rayon::prelude::*;
 use super::{buffers, vectorized};
 
 /// Max-pools `[planes, h, w]` into `[planes, oh, ow]`, returning the values and, for each,
-/// the index inside its plane where the maximum was. With `relu`, the pooled values then
-/// go through ReLU (`relu_max_pool2d`), while each plane's output is still in cache.
+/// the index inside its plane where the maximum was.
 #[allow(clippy::too_many_arguments)] // the pooling geometry
 pub(crate) fn max_pool2d(
     x: &[f32],
@@ -21,30 +20,73 @@ pub(crate) fn max_pool2d(
     stride: usize,
     oh: usize,
     ow: usize,
-    relu: bool,
 ) -> (Vec<f32>, Vec<u32>) {
-    let mut out = buffers::take(planes * oh * ow);
-    let mut argmax = vec![0u32; planes * oh * ow];
-    if out.is_empty() {
-        return (out, argmax);
-    }
-    super::parallel(|| {
-        out.par_chunks_mut(oh * ow)
-            .zip(argmax.par_chunks_mut(oh * ow))
-            .zip(x.par_chunks(h * w))
-            .for_each(|((out, arg), plane)| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        pool_plane(plane, w, kernel, stride, ow, out, arg);
-                        if relu {
-                            relu_in_place(out);
-                        }
-                    },
-                )
-            })
-    });
+    let (out, argmax, _) = pool(x, planes, h, w, kernel, stride, oh, ow, false);
     (out, argmax)
+}
+
+/// `max_pool2d`, then ReLU on the pooled values, and whether each was above 0 (the windows
+/// that pass a gradient back), done while each plane's output is still in cache.
+#[allow(clippy::too_many_arguments)] // the pooling geometry
+pub(crate) fn relu_max_pool2d(
+    x: &[f32],
+    planes: usize,
+    h: usize,
+    w: usize,
+    kernel: usize,
+    stride: usize,
+    oh: usize,
+    ow: usize,
+) -> (Vec<f32>, Vec<u32>, Vec<bool>) {
+    pool(x, planes, h, w, kernel, stride, oh, ow, true)
+}
+
+/// Both forward kernels; `passes` stays empty without `relu`.
+#[allow(clippy::too_many_arguments)] // the pooling geometry
+fn pool(
+    x: &[f32],
+    planes: usize,
+    h: usize,
+    w: usize,
+    kernel: usize,
+    stride: usize,
+    oh: usize,
+    ow: usize,
+    relu: bool,
+) -> (Vec<f32>, Vec<u32>, Vec<bool>) {
+    let n = planes * oh * ow;
+    let mut out = buffers::take(n);
+    let mut argmax = vec![0u32; n];
+    let mut passes = vec![false; if relu { n } else { 0 }];
+    if out.is_empty() {
+        return (out, argmax, passes);
+    }
+    let one_plane =
+        |plane: &[f32], out: &mut [f32], arg: &mut [u32], passes: Option<&mut [bool]>| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    pool_plane(plane, w, kernel, stride, ow, out, arg);
+                    if let Some(passes) = passes {
+                        relu_in_place(out, passes);
+                    }
+                },
+            )
+        };
+    super::parallel(|| {
+        let planes = out
+            .par_chunks_mut(oh * ow)
+            .zip(argmax.par_chunks_mut(oh * ow))
+            .zip(x.par_chunks(h * w));
+        if relu {
+            planes
+                .zip(passes.par_chunks_mut(oh * ow))
+                .for_each(|(((out, arg), plane), passes)| one_plane(plane, out, arg, Some(passes)))
+        } else {
+            planes.for_each(|((out, arg), plane)| one_plane(plane, out, arg, None))
+        }
+    });
+    (out, argmax, passes)
 }
 
 /// Max-pools one `[h, w]` plane into `out` (`[oh, ow]`), recording each maximum's index.
@@ -133,12 +175,13 @@ pub(crate) fn pool_plane_2x2(plane: &[f32], w: usize, ow: usize, out: &mut [f32]
 }
 
 /// `Tensor::relu`'s rule, NaN kept, as a bit mask so that the loop has no branch and
-/// vectorises.
+/// vectorises; `passes` notes which values were above 0.
 #[inline(always)]
-fn relu_in_place(v: &mut [f32]) {
-    for v in v {
+fn relu_in_place(v: &mut [f32], passes: &mut [bool]) {
+    for (v, pass) in v.iter_mut().zip(passes) {
         let keep = (*v > 0.0) | v.is_nan();
         *v = f32::from_bits(v.to_bits() & (keep as u32).wrapping_neg());
+        *pass = *v > 0.0;
     }
 }
 

@@ -5,6 +5,10 @@
 //! the plain loops below; the fast twins (`kernels/pool.rs`) split planes across threads
 //! and pick maxima without branches.
 //!
+//! `relu_max_pool2d` is ReLU then max pooling in one op: since ReLU commutes with max, it
+//! pools the input as it is and applies ReLU to the pooled values only, a quarter of them
+//! for 2x2 windows, and never makes the ReLU's full-size output.
+//!
 //! Average pooling needs nothing saved: every element of a window contributed 1/(window
 //! size) of the output, so the backward pass spreads each output gradient evenly back over
 //! its window. Adaptive average pooling is the same with windows chosen from the sizes,
@@ -34,7 +38,7 @@ impl Tensor {
         let (out, argmax) = {
             let x = self.read();
             if kernels::fast() {
-                kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow, false)
+                kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow)
             } else {
                 max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
             }
@@ -81,17 +85,17 @@ impl Tensor {
     pub fn relu_max_pool2d(&self, kernel: usize, stride: usize) -> Tensor {
         let (planes, h, w, oh, ow) =
             max_pool_geometry("relu_max_pool2d", self.shape(), kernel, stride);
-        let (out, argmax) = {
+        // `passes`: which windows' maxima were above 0, the only ones through which ReLU
+        // lets a gradient back. Saved instead of the input, whose values backward does not
+        // need.
+        let (out, argmax, passes) = {
             let x = self.read();
             if kernels::fast() {
-                kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow, true)
+                kernels::pool::relu_max_pool2d(&x, planes, h, w, kernel, stride, oh, ow)
             } else {
                 relu_max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
             }
         };
-        // relu(m) > 0 exactly when m > 0: the windows through which ReLU lets the gradient
-        // pass. Saved instead of the input, whose values backward does not need.
-        let passes = out.iter().map(|&v| v > 0.0).collect();
         let s = self.shape();
         Tensor::from_op(
             out,
@@ -362,7 +366,8 @@ pub(crate) fn max_pool2d_reference(
 }
 
 /// Reference for `relu_max_pool2d`: pool the input before the ReLU, then apply the ReLU
-/// (the same rule as `Tensor::relu`, NaN kept) to each pooled value.
+/// (the same rule as `Tensor::relu`, NaN kept) to each pooled value, noting which were
+/// above 0 (relu(m) > 0 exactly when m > 0).
 #[allow(clippy::too_many_arguments)] // the pooling geometry
 pub(crate) fn relu_max_pool2d_reference(
     x: &[f32],
@@ -373,12 +378,14 @@ pub(crate) fn relu_max_pool2d_reference(
     stride: usize,
     oh: usize,
     ow: usize,
-) -> (Vec<f32>, Vec<u32>) {
+) -> (Vec<f32>, Vec<u32>, Vec<bool>) {
     let (mut out, argmax) = max_pool2d_reference(x, planes, h, w, kernel, stride, oh, ow);
+    let mut passes = Vec::with_capacity(out.len());
     for v in &mut out {
         *v = if *v > 0.0 || v.is_nan() { *v } else { 0.0 };
+        passes.push(*v > 0.0);
     }
-    (out, argmax)
+    (out, argmax, passes)
 }
 
 /// Sends each output gradient back to the input element that was the window's maximum.
@@ -447,16 +454,24 @@ mod tests {
                 let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
                 let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                 for relu in [false, true] {
-                    let (fv, fa) =
-                        kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow, relu);
-                    let (rv, ra) = if relu {
-                        relu_max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
+                    let ((fv, fa, fp), (rv, ra, rp)) = if relu {
+                        (
+                            kernels::pool::relu_max_pool2d(
+                                &x, planes, h, w, kernel, stride, oh, ow,
+                            ),
+                            relu_max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow),
+                        )
                     } else {
-                        max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow)
+                        let (fv, fa) =
+                            kernels::pool::max_pool2d(&x, planes, h, w, kernel, stride, oh, ow);
+                        let (rv, ra) =
+                            max_pool2d_reference(&x, planes, h, w, kernel, stride, oh, ow);
+                        ((fv, fa, Vec::new()), (rv, ra, Vec::new()))
                     };
                     let what =
                         format!("{planes}x{h}x{w} kernel {kernel} stride {stride} relu {relu}");
                     assert_eq!(fa, ra, "{what}");
+                    assert_eq!(fp, rp, "{what}");
                     assert_eq!(bits(&fv), bits(&rv), "{what}");
                     // Varied gradients, -0.0 among them, which zero-then-add turns into +0.0.
                     let g: Vec<f32> = (0..fv.len())
@@ -468,8 +483,7 @@ mod tests {
                             }
                         })
                         .collect();
-                    let passes: Vec<bool> = rv.iter().map(|&v| v > 0.0).collect();
-                    let passes = relu.then_some(passes.as_slice());
+                    let passes = relu.then_some(rp.as_slice());
                     let mut want = vec![0.0f32; x.len()];
                     for (i, &a) in ra.iter().enumerate() {
                         if passes.is_none_or(|p| p[i]) {
