@@ -116,6 +116,17 @@ pub(crate) enum Op {
         bias: Option<Tensor>,
         saved: batch_norm::Saved,
     },
+    /// `max_pool2d(relu(batch_norm(x)))` in one op. Saved: BatchNorm's statistics as for
+    /// `BatchNorm`, and `argmax`, `passes` as for `ReluMaxPool2d` (of the normalised
+    /// values, which are not kept: backward rebuilds what it needs from x).
+    BatchNormReluMaxPool2d {
+        x: Tensor,
+        weight: Option<Tensor>,
+        bias: Option<Tensor>,
+        saved: batch_norm::Saved,
+        argmax: Vec<u32>,
+        passes: Vec<bool>,
+    },
     /// Every row of `row_len` consecutive values turned into standard scores, the step
     /// under `layer_norm` and `group_norm`. Saved: 1/σ per row. The output is x̂ itself,
     /// which is all backward needs besides 1/σ, so it reads the output instead of x.
@@ -175,6 +186,7 @@ impl Op {
             Op::AvgPool2d { .. } => "AvgPool2d",
             Op::AdaptiveAvgPool2d { .. } => "AdaptiveAvgPool2d",
             Op::BatchNorm { .. } => "BatchNorm",
+            Op::BatchNormReluMaxPool2d { .. } => "BatchNormReluMaxPool2d",
             Op::Standardize { .. } => "Standardize",
             Op::NllLoss { .. } => "NllLoss",
             Op::Custom { name, .. } => name,
@@ -220,6 +232,9 @@ impl Op {
                 .collect(),
             Op::BatchNorm {
                 x, weight, bias, ..
+            }
+            | Op::BatchNormReluMaxPool2d {
+                x, weight, bias, ..
             } => [Some(x), weight.as_ref(), bias.as_ref()]
                 .into_iter()
                 .flatten()
@@ -242,7 +257,7 @@ impl Op {
             Op::Linear { x, w, .. } | Op::Conv2d { x, w, .. } => vec![x, w],
             // A custom backward may read any of its inputs.
             Op::Custom { inputs, .. } => inputs.iter().collect(),
-            Op::BatchNorm { x, weight, .. } => {
+            Op::BatchNorm { x, weight, .. } | Op::BatchNormReluMaxPool2d { x, weight, .. } => {
                 [Some(x), weight.as_ref()].into_iter().flatten().collect()
             }
             _ => Vec::new(),
@@ -418,6 +433,33 @@ impl Op {
                 saved,
             } => {
                 let (gx, gw, gb) = batch_norm::batch_norm_backward(g, x, weight.as_ref(), saved);
+                let mut grads = vec![need(x, || gx)];
+                if let Some(w) = weight {
+                    grads.push(need(w, || gw));
+                }
+                if let Some(b) = bias {
+                    grads.push(need(b, || gb));
+                }
+                grads
+            }
+            // The chain rule through all three: pooling and ReLU route g to the windows'
+            // maxima above 0, which is BatchNorm's output gradient; then BatchNorm's rule.
+            Op::BatchNormReluMaxPool2d {
+                x,
+                weight,
+                bias,
+                saved,
+                argmax,
+                passes,
+            } => {
+                let (gx, gw, gb) = batch_norm::batch_norm_relu_max_pool2d_backward(
+                    g,
+                    x,
+                    weight.as_ref(),
+                    saved,
+                    argmax,
+                    passes,
+                );
                 let mut grads = vec![need(x, || gx)];
                 if let Some(w) = weight {
                     grads.push(need(w, || gw));

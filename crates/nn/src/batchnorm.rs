@@ -283,8 +283,12 @@ impl<const D: usize> BatchNorm<D> {
     }
 }
 
-impl<const D: usize> Module for BatchNorm<D> {
-    fn forward(&self, x: &Tensor) -> Tensor {
+impl<const D: usize> BatchNorm<D> {
+    /// What `forward` does before the arithmetic: checks the input, works out the momentum
+    /// (1/n for the cumulative average), counts the batch when training, and chooses batch
+    /// or running statistics. Then it hands `op` the arguments of `Tensor::batch_norm`, so
+    /// that the plain and the fused forward share this logic.
+    fn normalise_with(&self, x: &Tensor, op: impl FnOnce(BatchNormArgs<'_>) -> Tensor) -> Tensor {
         self.check_rank(x.shape());
         let tracking = self.track_running_stats;
         let mut momentum = self.momentum.unwrap_or(0.0);
@@ -297,20 +301,69 @@ impl<const D: usize> Module for BatchNorm<D> {
         }
         // Without running statistics, eval falls back to the batch's, as in PyTorch.
         let use_batch_stats = self.training || !tracking;
-        let (rm, rv) = if tracking {
+        let (running_mean, running_var) = if tracking {
             (Some(&self.running_mean), Some(&self.running_var))
         } else {
             (None, None)
         };
-        x.batch_norm(
-            rm,
-            rv,
-            self.weight.as_ref(),
-            self.bias.as_ref(),
-            use_batch_stats,
+        op(BatchNormArgs {
+            running_mean,
+            running_var,
+            weight: self.weight.as_ref(),
+            bias: self.bias.as_ref(),
+            training: use_batch_stats,
             momentum,
-            self.eps,
-        )
+            eps: self.eps,
+        })
+    }
+}
+
+/// The arguments `BatchNorm::forward` passes to `Tensor::batch_norm`.
+struct BatchNormArgs<'a> {
+    running_mean: Option<&'a Tensor>,
+    running_var: Option<&'a Tensor>,
+    weight: Option<&'a Tensor>,
+    bias: Option<&'a Tensor>,
+    training: bool,
+    momentum: f32,
+    eps: f32,
+}
+
+impl BatchNorm2d {
+    /// `forward`, then ReLU and max pooling, as one op
+    /// (`Tensor::batch_norm_relu_max_pool2d`): the same bits, the same updates of the
+    /// running statistics and of `num_batches_tracked`. `Sequential` calls it; the layer's
+    /// forward hooks do not run, so `Sequential` only does when there are none.
+    pub(crate) fn forward_relu_max_pool2d(&self, x: &Tensor, kernel: usize, stride: usize) -> Tensor {
+        self.normalise_with(x, |a| {
+            x.batch_norm_relu_max_pool2d(
+                a.running_mean,
+                a.running_var,
+                a.weight,
+                a.bias,
+                a.training,
+                a.momentum,
+                a.eps,
+                kernel,
+                stride,
+            )
+        })
+    }
+}
+
+impl<const D: usize> Module for BatchNorm<D> {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.normalise_with(x, |a| {
+            x.batch_norm(
+                a.running_mean,
+                a.running_var,
+                a.weight,
+                a.bias,
+                a.training,
+                a.momentum,
+                a.eps,
+            )
+        })
     }
 
     fn own_parameters(&self) -> Vec<(String, Tensor)> {

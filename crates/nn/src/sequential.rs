@@ -3,21 +3,27 @@
 //!
 //! `forward` runs a `ReLU` next to a `MaxPool2d` as one op, `Tensor::relu_max_pool2d`: the
 //! CNN pattern conv → ReLU → pool then skips writing and re-reading the ReLU's full-size
-//! output. The layer types are noted when a module is pushed, so the `Module` trait needs
-//! no hook for this.
+//! output. A `BatchNorm2d` before the pair joins them, `Tensor::batch_norm_relu_max_pool2d`,
+//! which also skips the BatchNorm's output and the gradient into it. The layer types are
+//! noted when a module is pushed, and the layers are kept as `Any` too (to reach
+//! `BatchNorm2d`'s own method), so the `Module` trait needs no hook for this.
 
 use std::any::Any;
 
 use kindling_core::Tensor;
 
-use crate::{ForwardHooks, MaxPool2d, Module, ReLU};
+use crate::{BatchNorm2d, ForwardHooks, MaxPool2d, Module, ReLU};
 
 /// A chain of modules; `forward` feeds each one's output to the next.
 ///
 /// A `ReLU` directly followed by a `MaxPool2d`, or a `MaxPool2d` by a `ReLU`, runs as one
 /// fused op ([`Tensor::relu_max_pool2d`]) in `forward`, with bit-identical outputs and
-/// gradients. A forward hook on either layer turns the fusion off for that pair, so the
-/// hook sees the intermediate tensor; [`Sequential::forward_all`] never fuses.
+/// gradients. A `BatchNorm2d` directly followed by a `ReLU` and a `MaxPool2d` (in that
+/// order) runs as one op too ([`Tensor::batch_norm_relu_max_pool2d`]), with the same
+/// outputs, gradients, running statistics and `num_batches_tracked`. A forward hook on a
+/// layer turns the fusion off for the group it is in, so the hook sees the intermediate
+/// tensor (a hook on the `BatchNorm2d` still lets the `ReLU` and `MaxPool2d` fuse);
+/// [`Sequential::forward_all`] never fuses.
 ///
 /// ```
 /// use kindling::nn::{Linear, Module, ReLU, Sequential};
@@ -27,7 +33,7 @@ use crate::{ForwardHooks, MaxPool2d, Module, ReLU};
 /// assert_eq!(mlp.named_parameters()[2].0, "2.weight");
 /// ```
 pub struct Sequential {
-    layers: Vec<Box<dyn Module>>,
+    layers: Vec<Box<dyn Layer>>,
     /// What `forward` needs to know to fuse, one per layer, noted by `push`.
     kinds: Vec<Kind>,
     training: bool,
@@ -109,7 +115,7 @@ impl Sequential {
     /// assert!(seq.get(0).unwrap().is_training());
     /// ```
     pub fn get(&self, i: usize) -> Option<&dyn Module> {
-        self.layers.get(i).map(|m| m.as_ref())
+        self.layers.get(i).map(|m| m.as_ref() as &dyn Module)
     }
 
     /// Runs the chain and returns every module's output, first to last (for looking inside
@@ -131,7 +137,20 @@ impl Sequential {
     }
 }
 
+/// A module that can also be seen as `Any`, so that `forward` can reach the concrete
+/// `BatchNorm2d` behind a `Box`; every `Module` is one.
+trait Layer: Module + Any {}
+
+impl<T: Module + Any> Layer for T {}
+
 impl Sequential {
+    /// True if layer `i` has a forward hook, which must see its own output.
+    fn hooked(&self, i: usize) -> bool {
+        self.layers[i]
+            .forward_hooks()
+            .is_some_and(|h| !h.is_empty())
+    }
+
     /// The window of the pooling if layers `i` and `i + 1` are a ReLU and a max pool (in
     /// either order) and neither has a forward hook, which must see the tensor between.
     fn fusable_pair(&self, i: usize) -> Option<(usize, usize)> {
@@ -140,15 +159,29 @@ impl Sequential {
             | [Kind::MaxPool { kernel, stride }, Kind::Relu] => (*kernel, *stride),
             _ => return None,
         };
-        let hooked = |m: &dyn Module| m.forward_hooks().is_some_and(|h| !h.is_empty());
-        let hooked = hooked(self.layers[i].as_ref()) || hooked(self.layers[i + 1].as_ref());
-        (!hooked).then_some(window)
+        (!self.hooked(i) && !self.hooked(i + 1)).then_some(window)
+    }
+
+    /// The BatchNorm2d and the pooling's window if layers `i..i + 3` are a BatchNorm2d, a
+    /// ReLU and a max pool, in that order, none with a forward hook.
+    fn fusable_triple(&self, i: usize) -> Option<(&BatchNorm2d, usize, usize)> {
+        let [Kind::BatchNorm2d, Kind::Relu, Kind::MaxPool { kernel, stride }] =
+            *self.kinds.get(i..i + 3)?
+        else {
+            return None;
+        };
+        if (i..i + 3).any(|j| self.hooked(j)) {
+            return None;
+        }
+        let bn = (self.layers[i].as_ref() as &dyn Any).downcast_ref::<BatchNorm2d>()?;
+        Some((bn, kernel, stride))
     }
 }
 
 /// The layer types `Sequential::forward` can fuse, told apart by downcasting in `push`.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
+    BatchNorm2d,
     Relu,
     MaxPool { kernel: usize, stride: usize },
     Other,
@@ -156,7 +189,9 @@ enum Kind {
 
 impl Kind {
     fn of(module: &dyn Any) -> Kind {
-        if module.is::<ReLU>() {
+        if module.is::<BatchNorm2d>() {
+            Kind::BatchNorm2d
+        } else if module.is::<ReLU>() {
             Kind::Relu
         } else if let Some(pool) = module.downcast_ref::<MaxPool2d>() {
             Kind::MaxPool {
@@ -174,7 +209,10 @@ impl Module for Sequential {
         let mut h = x.clone();
         let mut i = 0;
         while i < self.layers.len() {
-            if let Some((kernel, stride)) = self.fusable_pair(i) {
+            if let Some((bn, kernel, stride)) = self.fusable_triple(i) {
+                h = bn.forward_relu_max_pool2d(&h, kernel, stride);
+                i += 3;
+            } else if let Some((kernel, stride)) = self.fusable_pair(i) {
                 h = h.relu_max_pool2d(kernel, stride);
                 i += 2;
             } else {
@@ -189,7 +227,7 @@ impl Module for Sequential {
         self.layers
             .iter()
             .enumerate()
-            .map(|(i, m)| (i.to_string(), m.as_ref()))
+            .map(|(i, m)| (i.to_string(), m.as_ref() as &dyn Module))
             .collect()
     }
 

@@ -3,6 +3,9 @@
 //! by one; a forward hook on either layer still sees the tensor between them (the fusion
 //! steps aside); and `forward_all` shows every layer's output.
 //!
+//! The same holds for a BatchNorm2d → ReLU → MaxPool2d run as one op, which must also leave
+//! the same running statistics and `num_batches_tracked`.
+//!
 //! Which path ran is read from the op that made the pooled tensor (`Tensor::op_name`), as
 //! seen by a hook on the `Flatten` after it, which does not stop the fusion.
 
@@ -10,7 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use kindling_core::rng::Xoshiro256;
 use kindling_core::{manual_seed, Tensor};
-use kindling_nn::{Conv2d, Flatten, Linear, MaxPool2d, Module, ModuleExt, ReLU, Sequential};
+use kindling_nn::{
+    BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ModuleExt, ReLU, Sequential,
+};
 
 /// Conv → ReLU → MaxPool → Flatten → Linear (or pool before ReLU), on 9x9 inputs: the 7x7
 /// conv output leaves its last row and column out of the 2x2 windows.
@@ -48,10 +53,15 @@ fn pass(seq: &Sequential, x: &Tensor, by_hand: bool) -> Vec<Vec<u32>> {
 
 /// Notes the name of the op that made the input of layer 3 (the Flatten) at each call.
 fn watch_pooled(seq: &Sequential) -> Arc<Mutex<Vec<Option<&'static str>>>> {
+    watch_input_of(seq, 3)
+}
+
+/// Notes the name of the op that made the input of layer `layer` at each call.
+fn watch_input_of(seq: &Sequential, layer: usize) -> Arc<Mutex<Vec<Option<&'static str>>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let _kept = seq
-        .get(3)
+        .get(layer)
         .unwrap()
         .register_forward_hook(move |x, _| log.lock().unwrap().push(x.op_name()));
     seen
@@ -164,4 +174,109 @@ fn only_a_relu_right_next_to_a_max_pool_is_fused() {
     let y = tail.forward(&x);
     assert_eq!(y.op_name(), Some("ReluMaxPool2d"));
     assert_eq!(y.to_vec(), x.relu().max_pool2d(3, 1).to_vec());
+}
+
+/// Conv → BatchNorm2d → ReLU → MaxPool → Flatten → Linear, on 9x9 inputs; the same weights
+/// at every call.
+fn bn_cnn(momentum: Option<f32>) -> Sequential {
+    manual_seed(8);
+    Sequential::new()
+        .add(Conv2d::new(2, 4, 3))
+        .add(BatchNorm2d::new(4).momentum(momentum))
+        .add(ReLU::new())
+        .add(MaxPool2d::new(2))
+        .add(Flatten::new())
+        .add(Linear::new(4 * 3 * 3, 5))
+}
+
+/// Every buffer (running statistics and `num_batches_tracked`), as bits.
+fn buffers(seq: &Sequential) -> Vec<(String, Vec<u32>)> {
+    seq.named_buffers()
+        .into_iter()
+        .map(|(name, t)| (name, t.to_vec().iter().map(|v| v.to_bits()).collect()))
+        .collect()
+}
+
+#[test]
+fn batch_norm_relu_pool_fused_matches_the_layers_one_by_one_to_the_bit() {
+    for momentum in [Some(0.1), None] {
+        let (mut fused, mut plain) = (bn_cnn(momentum), bn_cnn(momentum));
+        let pooled_by = watch_input_of(&fused, 4);
+        let x = input();
+        for training in [true, true, false] {
+            fused.set_training(training);
+            plain.set_training(training);
+            let what = format!("momentum {momentum:?}, training {training}");
+            let mut f = pass(&fused, &x, false);
+            let mut p = pass(&plain, &x, true);
+            f.extend(buffers(&fused).into_iter().map(|(_, b)| b));
+            p.extend(buffers(&plain).into_iter().map(|(_, b)| b));
+            // output, 2 conv, 2 bn, 2 linear gradients; running mean, var, count
+            assert_eq!(f.len(), 10, "{what}");
+            assert_eq!(f, p, "{what}");
+            assert!(f[3].iter().any(|&b| f32::from_bits(b) != 0.0), "{what}");
+            assert_eq!(
+                pooled_by.lock().unwrap().pop(),
+                Some(Some("BatchNormReluMaxPool2d")),
+                "{what}"
+            );
+        }
+        let bn = buffers(&fused);
+        assert_eq!(bn[2].0, "1.num_batches_tracked");
+        assert_eq!(f32::from_bits(bn[2].1[0]), 2.0);
+    }
+}
+
+#[test]
+fn a_hook_in_the_batch_norm_group_turns_its_fusion_off() {
+    let x = input();
+    // Which op makes the pooled tensor with a hook on each layer of the group: a hook on
+    // the BatchNorm still lets the ReLU and the pool fuse.
+    for (hooked, pooled_op) in [(1, "ReluMaxPool2d"), (2, "MaxPool2d"), (3, "MaxPool2d")] {
+        let (fused, plain) = (bn_cnn(Some(0.1)), bn_cnn(Some(0.1)));
+        let pooled_by = watch_input_of(&fused, 4);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let handle = fused
+            .get(hooked)
+            .unwrap()
+            .register_forward_hook(move |_, output| log.lock().unwrap().push(output.op_name()));
+        let what = format!("hook on layer {hooked}");
+        let mut f = pass(&fused, &x, false);
+        let mut p = pass(&plain, &x, true);
+        f.extend(buffers(&fused).into_iter().map(|(_, b)| b));
+        p.extend(buffers(&plain).into_iter().map(|(_, b)| b));
+        assert_eq!(f, p, "{what}");
+        let own = ["BatchNorm", "Relu", "MaxPool2d"][hooked - 1];
+        assert_eq!(*seen.lock().unwrap(), vec![Some(own)], "{what}");
+        assert_eq!(*pooled_by.lock().unwrap(), vec![Some(pooled_op)], "{what}");
+        // Without the hook the three are fused again.
+        handle.remove();
+        pooled_by.lock().unwrap().clear();
+        pass(&fused, &x, false);
+        assert_eq!(
+            *pooled_by.lock().unwrap(),
+            vec![Some("BatchNormReluMaxPool2d")],
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn only_batch_norm_then_relu_then_pool_is_fused() {
+    // BatchNorm → MaxPool → ReLU: the pair fuses, the BatchNorm runs alone.
+    manual_seed(9);
+    let seq = Sequential::new()
+        .add(BatchNorm2d::new(2))
+        .add(MaxPool2d::new(2))
+        .add(ReLU::new());
+    let y = seq.forward(&input().requires_grad(true));
+    assert_eq!(y.op_name(), Some("ReluMaxPool2d"));
+    // A BatchNorm2d and a ReLU with no pool after them: two ops.
+    let seq = Sequential::new().add(BatchNorm2d::new(2)).add(ReLU::new());
+    assert_eq!(seq.forward(&input()).op_name(), Some("Relu"));
+    // forward_all still shows the BatchNorm's own output.
+    let seq = bn_cnn(Some(0.1));
+    let outs = seq.forward_all(&input());
+    assert_eq!(outs[1].op_name(), Some("BatchNorm"));
 }

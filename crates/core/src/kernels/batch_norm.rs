@@ -89,7 +89,7 @@ fn per_channel(
 
 /// `sum_zip` for a function with two outputs, summed side by side in the same lane order.
 #[inline(always)]
-fn sum_zip_pair(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f32, f32) {
+pub(super) fn sum_zip_pair(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f32, f32) {
     let (mut p, mut q) = ([0.0f32; 8], [0.0f32; 8]);
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (mut tp, mut tq) = (0.0f32, 0.0f32);
@@ -161,7 +161,6 @@ pub(crate) fn grad_sums(
     s: usize,
 ) -> Vec<(f64, f64)> {
     // Both sums from one read of g (and x), added per channel in f64 as in `per_channel`.
-    let mut totals = vec![(0.0f64, 0.0f64); c];
     let planes = per_plane(
         g,
         x,
@@ -173,6 +172,13 @@ pub(crate) fn grad_sums(
             sum_zip_pair(g, x, |g, x| (g, g * ((x - mu) * inv)))
         },
     );
+    add_planes(&planes, c)
+}
+
+/// Adds `[n, c]` plane sums into per-channel totals, in f64 and in sample order (a fixed
+/// order, whatever thread summed which plane). `bn_relu_pool.rs` shares it.
+pub(super) fn add_planes(planes: &[(f32, f32)], c: usize) -> Vec<(f64, f64)> {
+    let mut totals = vec![(0.0f64, 0.0f64); c];
     for sample in planes.chunks(c) {
         totals.iter_mut().zip(sample).for_each(|(t, &(p, q))| {
             t.0 += p as f64;

@@ -6,6 +6,8 @@
 //! - `gemm.rs`: the SGEMM call (the `gemm` crate) and its row-block threading.
 //! - `matmul.rs`, `conv.rs`, `batch_norm.rs`, `pool.rs`: the fast twins of the reference
 //!   kernels in `ops/` of the same name. A test beside each checks that the twins agree.
+//! - `bn_relu_pool.rs`: BatchNorm → ReLU → max pooling one plane at a time, so that the
+//!   BatchNorm's output and its gradient never reach memory.
 //! - `buffers.rs`: the pool that recycles large buffers between training steps.
 //! - `transpose.rs`: a tiled transpose, for GEMM outputs stored the other way round.
 //! - `pool_x86.rs`: 2×2 max pooling in AVX-512 and AVX2 intrinsics.
@@ -18,6 +20,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub(crate) mod batch_norm;
+pub(crate) mod bn_relu_pool;
 pub(crate) mod buffers;
 pub use buffers::{set_allocator_tuning, set_buffer_pool_bytes};
 pub(crate) mod conv;

@@ -96,7 +96,7 @@ fn pool(
 /// 7x slower than it is now. A NaN wins (so it propagates), and among equal values the
 /// first wins, both as in PyTorch.
 #[inline(always)] // into the vectorized wrapper that calls it
-fn pool_plane(
+pub(super) fn pool_plane(
     plane: &[f32],
     w: usize,
     kernel: usize,
@@ -177,7 +177,7 @@ pub(crate) fn pool_plane_2x2(plane: &[f32], w: usize, ow: usize, out: &mut [f32]
 /// `Tensor::relu`'s rule, NaN kept, as a bit mask so that the loop has no branch and
 /// vectorises; `passes` notes which values were above 0.
 #[inline(always)]
-fn relu_in_place(v: &mut [f32], passes: &mut [bool]) {
+pub(super) fn relu_in_place(v: &mut [f32], passes: &mut [bool]) {
     for (v, pass) in v.iter_mut().zip(passes) {
         let keep = (*v > 0.0) | v.is_nan();
         *v = f32::from_bits(v.to_bits() & (keep as u32).wrapping_neg());
@@ -215,16 +215,22 @@ pub(crate) fn max_pool2d_backward(
                 let passes = passes.map(|m| &m[p * out_plane..(p + 1) * out_plane]);
                 vectorized(
                     #[inline(always)]
-                    || {
-                        dx.fill(0.0);
-                        for (i, (&g, &a)) in g.iter().zip(arg).enumerate() {
-                            let open = passes.is_none_or(|p| p[i]);
-                            let g = f32::from_bits(g.to_bits() & (open as u32).wrapping_neg());
-                            dx[a as usize] += g;
-                        }
-                    },
+                    || scatter_plane(dx, g, arg, passes),
                 )
             })
     });
     gx
+}
+
+/// One plane of `max_pool2d_backward`: zeroes `dx` and adds each `g[i]` at `arg[i]` where
+/// `passes` allows it (+0.0 elsewhere, see above). `bn_relu_pool.rs` rebuilds BatchNorm's
+/// output gradient plane by plane with it, so that its bits are these.
+#[inline(always)]
+pub(super) fn scatter_plane(dx: &mut [f32], g: &[f32], arg: &[u32], passes: Option<&[bool]>) {
+    dx.fill(0.0);
+    for (i, (&g, &a)) in g.iter().zip(arg).enumerate() {
+        let open = passes.is_none_or(|p| p[i]);
+        let g = f32::from_bits(g.to_bits() & (open as u32).wrapping_neg());
+        dx[a as usize] += g;
+    }
 }

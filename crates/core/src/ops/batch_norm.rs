@@ -13,6 +13,11 @@
 //! Like PyTorch's CPU kernel, the output is computed as `x · α + β` with
 //! `α = γ / √(σ² + eps)` and `β = b - μ · α` per channel.
 //!
+//! `batch_norm_relu_max_pool2d` is BatchNorm, ReLU and max pooling as one op, sharing
+//! `batch_norm`'s statistics code and composing the same per-element expressions, so that
+//! it gives the same bits while its fast kernels (`kernels/bn_relu_pool.rs`) never write
+//! BatchNorm's full-size output or the gradient into it.
+//!
 //! The reference kernels below are plain loops over each channel's values, with sums in
 //! f64. Their fast twins (`kernels/batch_norm.rs`) sum each (sample, channel) plane in f32
 //! on several threads and combine the planes in f64. The same maths composed from `mean_dim`
@@ -21,6 +26,7 @@
 
 use crate::kernels;
 use crate::op::Op;
+use crate::ops::pool;
 use crate::Tensor;
 
 /// What the backward pass needs: the statistics that normalised the input.
@@ -104,7 +110,55 @@ impl Tensor {
         momentum: f32,
         eps: f32,
     ) -> Tensor {
-        let (n, c, s) = layout("batch_norm", self.shape());
+        let (_, c, s) = layout("batch_norm", self.shape());
+        let Normalisation { alpha, beta, saved } = self.normalisation(
+            "batch_norm",
+            [running_mean, running_var, weight, bias],
+            training,
+            momentum,
+            eps,
+        );
+        let x = self.read();
+        let out = if kernels::fast() {
+            kernels::batch_norm::scale_shift(&x, &alpha, &beta, c, s)
+        } else {
+            scale_shift_reference(&x, &alpha, &beta, c, s)
+        };
+        drop(x);
+        let op = Op::BatchNorm {
+            x: self.clone(),
+            weight: weight.cloned(),
+            bias: bias.cloned(),
+            saved,
+        };
+        Tensor::from_op(out, self.shape().to_vec(), op)
+    }
+}
+
+/// What both batch-norm ops compute before touching the full-size data: per channel the
+/// statistics that normalise (saved for backward) and the output's `y = x · alpha + beta`.
+struct Normalisation {
+    alpha: Vec<f32>,
+    beta: Vec<f32>,
+    saved: Saved,
+}
+
+impl Tensor {
+    /// The part of batch normalisation shared by `batch_norm` and
+    /// `batch_norm_relu_max_pool2d`: checks the shapes (naming `op` in the panics),
+    /// computes the statistics, updates the running buffers when training and folds
+    /// everything into `alpha` and `beta`. `buffers` is `[running_mean, running_var,
+    /// weight, bias]`.
+    fn normalisation(
+        &self,
+        op: &str,
+        buffers: [Option<&Tensor>; 4],
+        training: bool,
+        momentum: f32,
+        eps: f32,
+    ) -> Normalisation {
+        let [running_mean, running_var, weight, bias] = buffers;
+        let (n, c, s) = layout(op, self.shape());
         for (what, t) in [
             ("running_mean", running_mean),
             ("running_var", running_var),
@@ -114,7 +168,7 @@ impl Tensor {
             if let Some(t) = t {
                 assert!(
                     t.shape() == [c],
-                    "batch_norm: {what} has shape {:?} but the input {:?} has {c} channels",
+                    "{op}: {what} has shape {:?} but the input {:?} has {c} channels",
                     t.shape(),
                     self.shape()
                 );
@@ -137,7 +191,7 @@ impl Tensor {
             let count = n * s;
             assert!(
                 count > 1,
-                "batch_norm: expected more than 1 value per channel when training, got input of shape {:?}",
+                "{op}: expected more than 1 value per channel when training, got input of shape {:?}",
                 self.shape()
             );
             let stats = if kernels::fast() {
@@ -172,24 +226,15 @@ impl Tensor {
         let beta: Vec<f32> = (0..c)
             .map(|ch| b.as_ref().map_or(0.0, |b| b[ch]) - mean[ch] * alpha[ch])
             .collect();
-        let out = if kernels::fast() {
-            kernels::batch_norm::scale_shift(&x, &alpha, &beta, c, s)
-        } else {
-            scale_shift_reference(&x, &alpha, &beta, c, s)
-        };
-        drop(x);
-        let saved = Saved {
-            mean,
-            inv_std,
-            batch_stats: use_batch_stats,
-        };
-        let op = Op::BatchNorm {
-            x: self.clone(),
-            weight: weight.cloned(),
-            bias: bias.cloned(),
-            saved,
-        };
-        Tensor::from_op(out, self.shape().to_vec(), op)
+        Normalisation {
+            alpha,
+            beta,
+            saved: Saved {
+                mean,
+                inv_std,
+                batch_stats: use_batch_stats,
+            },
+        }
     }
 }
 
@@ -217,16 +262,7 @@ pub(crate) fn batch_norm_backward(
     } else {
         grad_sums_reference(gd, xd, mean, inv_std, c, s)
     };
-    // dx = k · (g - mean_g - x̂ · mean_gx) per channel; the means vanish in eval.
-    let count = (n * s) as f64;
-    let k: Vec<f32> = (0..c).map(|ch| gamma[ch] * inv_std[ch]).collect();
-    let (mean_g, mean_gx): (Vec<f32>, Vec<f32>) = if saved.batch_stats {
-        sums.iter()
-            .map(|&(sg, sgx)| ((sg / count) as f32, (sgx / count) as f32))
-            .unzip()
-    } else {
-        (vec![0.0; c], vec![0.0; c])
-    };
+    let Coefficients { k, mean_g, mean_gx } = coefficients(&sums, &gamma, saved, n * s);
     let dx = if kernels::fast() {
         kernels::batch_norm::input_grad(gd, xd, mean, inv_std, &k, &mean_g, &mean_gx, c, s)
     } else {
@@ -241,10 +277,39 @@ pub(crate) fn batch_norm_backward(
             })
             .collect()
     };
+    gradients(dx, x.shape(), &sums)
+}
+
+/// The per-channel factors of `dx = k · (g - mean_g - x̂ · mean_gx)`: `k = γ/σ`, and the
+/// means of g and g·x̂ over the channel's `count` values, which vanish in eval (the
+/// running statistics do not depend on x).
+struct Coefficients {
+    k: Vec<f32>,
+    mean_g: Vec<f32>,
+    mean_gx: Vec<f32>,
+}
+
+fn coefficients(sums: &[(f64, f64)], gamma: &[f32], saved: &Saved, count: usize) -> Coefficients {
+    let c = sums.len();
+    let count = count as f64;
+    let k = (0..c).map(|ch| gamma[ch] * saved.inv_std[ch]).collect();
+    let (mean_g, mean_gx) = if saved.batch_stats {
+        sums.iter()
+            .map(|&(sg, sgx)| ((sg / count) as f32, (sgx / count) as f32))
+            .unzip()
+    } else {
+        (vec![0.0; c], vec![0.0; c])
+    };
+    Coefficients { k, mean_g, mean_gx }
+}
+
+/// `(dx, dγ, dβ)` as tensors: dγ = Σ g·x̂ and dβ = Σ g per channel.
+fn gradients(dx: Vec<f32>, shape: &[usize], sums: &[(f64, f64)]) -> (Tensor, Tensor, Tensor) {
+    let c = sums.len();
     let dgamma = sums.iter().map(|&(_, sgx)| sgx as f32).collect();
     let dbeta = sums.iter().map(|&(sg, _)| sg as f32).collect();
     (
-        Tensor::constant(dx, x.shape().to_vec()),
+        Tensor::constant(dx, shape.to_vec()),
         Tensor::constant(dgamma, vec![c]),
         Tensor::constant(dbeta, vec![c]),
     )
@@ -269,6 +334,138 @@ fn grad_sums_reference(
                 })
         })
         .collect()
+}
+
+impl Tensor {
+    /// BatchNorm, ReLU and 2-d max pooling as one op: equal to
+    /// `self.batch_norm(..).relu().max_pool2d(kernel, stride)` bit for bit, in the output,
+    /// in the running statistics and in every gradient (x, weight, bias), but without
+    /// making BatchNorm's full-size output, or the gradient flowing back into it.
+    ///
+    /// Why the bits agree: the statistics, the running-buffer update and the per-channel
+    /// `α`, `β` are computed by the very code `batch_norm` uses; each normalised value is
+    /// the same expression `x · α + β`; ReLU then max pooling is
+    /// [`Tensor::relu_max_pool2d`], bit-identical to the two ops. Backward, BatchNorm's
+    /// output gradient is the pooling's scatter of `g`, rebuilt one plane at a time, and the
+    /// sums over it are taken plane by plane in the same order as `batch_norm`'s backward,
+    /// so they round the same way. `nn::Sequential` calls this for a `BatchNorm2d`
+    /// followed by a `ReLU` and a `MaxPool2d`.
+    ///
+    /// # Panics
+    /// As [`Tensor::batch_norm`] and [`Tensor::max_pool2d`]: if the input is not
+    /// `[N, C, H, W]`, the kernel or stride is 0, the window is larger than the input
+    /// plane, a parameter or buffer is not `[C]`, or training sees one value per channel.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let data: Vec<f32> = (0..32).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+    /// let x = Tensor::from_vec(data, &[2, 1, 4, 4]);
+    /// let (gamma, beta) = (Tensor::from_vec(vec![1.5], &[1]), Tensor::from_vec(vec![0.2], &[1]));
+    /// let (rm, rv) = (Tensor::zeros(&[1]), Tensor::ones(&[1]));
+    /// let fused = x.batch_norm_relu_max_pool2d(
+    ///     Some(&rm), Some(&rv), Some(&gamma), Some(&beta), true, 0.1, 1e-5, 2, 2,
+    /// );
+    /// let (rm2, rv2) = (Tensor::zeros(&[1]), Tensor::ones(&[1]));
+    /// let plain = x
+    ///     .batch_norm(Some(&rm2), Some(&rv2), Some(&gamma), Some(&beta), true, 0.1, 1e-5)
+    ///     .relu()
+    ///     .max_pool2d(2, 2);
+    /// let bits = |t: &Tensor| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    /// assert_eq!(fused.shape(), &[2, 1, 2, 2]);
+    /// assert_eq!(bits(&fused), bits(&plain));
+    /// assert_eq!(bits(&rm), bits(&rm2));
+    /// assert_eq!(bits(&rv), bits(&rv2));
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn batch_norm_relu_max_pool2d(
+        &self,
+        running_mean: Option<&Tensor>,
+        running_var: Option<&Tensor>,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        training: bool,
+        momentum: f32,
+        eps: f32,
+        kernel: usize,
+        stride: usize,
+    ) -> Tensor {
+        const OP: &str = "batch_norm_relu_max_pool2d";
+        let (planes, h, w, oh, ow) = pool::max_pool_geometry(OP, self.shape(), kernel, stride);
+        let Normalisation { alpha, beta, saved } = self.normalisation(
+            OP,
+            [running_mean, running_var, weight, bias],
+            training,
+            momentum,
+            eps,
+        );
+        let (n, c) = (self.shape()[0], self.shape()[1]);
+        let (out, argmax, passes) = {
+            let x = self.read();
+            if kernels::fast() {
+                let geometry = kernels::bn_relu_pool::Geometry {
+                    c,
+                    h,
+                    w,
+                    kernel,
+                    stride,
+                    oh,
+                    ow,
+                };
+                kernels::bn_relu_pool::forward(&x, &alpha, &beta, geometry)
+            } else {
+                // The two ops' reference kernels, one after the other.
+                let y = scale_shift_reference(&x, &alpha, &beta, c, h * w);
+                pool::relu_max_pool2d_reference(&y, planes, h, w, kernel, stride, oh, ow)
+            }
+        };
+        let op = Op::BatchNormReluMaxPool2d {
+            x: self.clone(),
+            weight: weight.cloned(),
+            bias: bias.cloned(),
+            saved,
+            argmax,
+            passes,
+        };
+        Tensor::from_op(out, vec![n, c, oh, ow], op)
+    }
+}
+
+/// `batch_norm_relu_max_pool2d`'s backward: the chain rule through the pooling (g goes to
+/// each window's argmax where its maximum was above 0, as `relu_max_pool2d`'s backward),
+/// giving dy, BatchNorm's output gradient, then BatchNorm's backward on dy. Returns
+/// `(dx, dγ, dβ)` as [`batch_norm_backward`].
+///
+/// The reference composes the two backward passes as written, with a full-size dy. The
+/// fast kernels rebuild dy one plane at a time, once for the sums and once for dx.
+pub(crate) fn batch_norm_relu_max_pool2d_backward(
+    grad: &Tensor,
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    saved: &Saved,
+    argmax: &[u32],
+    passes: &[bool],
+) -> (Tensor, Tensor, Tensor) {
+    if !kernels::fast() {
+        let dy = pool::relu_max_pool2d_backward(grad, x.shape(), argmax, passes);
+        return batch_norm_backward(&dy, x, weight, saved);
+    }
+    let (n, c, s) = layout("batch_norm_relu_max_pool2d backward", x.shape());
+    let gamma = weight.map_or_else(|| vec![1.0; c], |t| t.to_vec());
+    let data = Tensor::read_all(&[grad, x]);
+    let (gd, xd) = (data.get(0), data.get(1));
+    let dy = kernels::bn_relu_pool::Routed {
+        g: gd,
+        argmax,
+        passes,
+        plane: s,
+        out_plane: grad.shape()[2] * grad.shape()[3],
+    };
+    let (mean, inv_std) = (&saved.mean, &saved.inv_std);
+    let sums = kernels::bn_relu_pool::grad_sums(&dy, xd, mean, inv_std, c);
+    let Coefficients { k, mean_g, mean_gx } = coefficients(&sums, &gamma, saved, n * s);
+    let dx =
+        kernels::bn_relu_pool::input_grad(&dy, xd, mean, inv_std, &k, &mean_g, &mean_gx, c);
+    gradients(dx, x.shape(), &sums)
 }
 
 #[cfg(test)]

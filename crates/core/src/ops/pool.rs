@@ -306,7 +306,7 @@ pub(crate) fn adaptive_avg_pool2d_backward(
 
 /// Checks max pooling's input and window, naming `op` in the panic, and returns
 /// `(planes, h, w, oh, ow)`: no padding, floor rounding.
-fn max_pool_geometry(
+pub(crate) fn max_pool_geometry(
     op: &str,
     s: &[usize],
     kernel: usize,
