@@ -96,7 +96,9 @@ fn run(x: &[f32], shape: &[usize], kernel: usize, stride: usize, m: Mode, fused:
             k => (k as f32 - 3.5) * (1.0 + i as f32 * 0.01),
         })
         .collect();
-    (&y * &Tensor::from_vec(weights, y.shape())).sum().backward();
+    (&y * &Tensor::from_vec(weights, y.shape()))
+        .sum()
+        .backward();
     let mut grads = vec![bits(&xt.grad().unwrap())];
     for p in weight.iter().chain(&bias) {
         grads.push(bits(&p.grad().unwrap()));
@@ -234,17 +236,8 @@ fn a_case_worked_by_hand() {
     let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[1, 1, 2, 2]).requires_grad(true);
     let gamma = Tensor::from_vec(vec![2.0], &[1]).requires_grad(true);
     let beta = Tensor::from_vec(vec![1.0], &[1]).requires_grad(true);
-    let y = x.batch_norm_relu_max_pool2d(
-        None,
-        None,
-        Some(&gamma),
-        Some(&beta),
-        true,
-        0.1,
-        0.0,
-        2,
-        2,
-    );
+    let y =
+        x.batch_norm_relu_max_pool2d(None, None, Some(&gamma), Some(&beta), true, 0.1, 0.0, 2, 2);
     let sd = 3.5f64.sqrt();
     assert_eq!(y.shape(), &[1, 1, 1, 1]);
     assert!((y.to_vec()[0] as f64 - (2.0 * 3.0 / sd + 1.0)).abs() < 1e-5);
@@ -261,7 +254,11 @@ fn a_case_worked_by_hand() {
         .enumerate()
     {
         let want = 2.0 / sd * (dyi - 0.25 - (xi - 3.0) * 3.0 / 14.0);
-        assert!((dx[i] as f64 - want).abs() < 1e-5, "dx[{i}] = {} vs {want}", dx[i]);
+        assert!(
+            (dx[i] as f64 - want).abs() < 1e-5,
+            "dx[{i}] = {} vs {want}",
+            dx[i]
+        );
     }
     // The gradients of a normalised input sum to 0 over the channel.
     assert!(dx.iter().sum::<f32>().abs() < 1e-5);
@@ -272,9 +269,7 @@ fn gradcheck_passes_in_training_and_eval() {
     // Distinct values 0.05 apart, so that after normalisation no window ties and no
     // maximum sits near 0 within a gradcheck nudge.
     let n = 2 * 2 * 5 * 6;
-    let x: Vec<f32> = (0..n)
-        .map(|i| ((i * 37) % n) as f32 * 0.05 - 2.9)
-        .collect();
+    let x: Vec<f32> = (0..n).map(|i| ((i * 37) % n) as f32 * 0.05 - 2.9).collect();
     let x = Tensor::from_vec(x, &[2, 2, 5, 6]);
     let weight = Tensor::from_vec(vec![1.2, 0.7], &[2]);
     let bias = Tensor::from_vec(vec![0.3, 0.45], &[2]);
@@ -325,9 +320,13 @@ fn the_panics_name_the_op_and_the_shape() {
     assert!(m.starts_with("batch_norm_relu_max_pool2d: kernel 3"), "{m}");
     assert!(m.contains("[2, 1, 2, 2]"), "{m}");
     let m = msg(|| {
-        Tensor::zeros(&[2, 3]).batch_norm_relu_max_pool2d(None, None, None, None, true, 0.1, 1e-5, 1, 1)
+        Tensor::zeros(&[2, 3])
+            .batch_norm_relu_max_pool2d(None, None, None, None, true, 0.1, 1e-5, 1, 1)
     });
-    assert!(m.starts_with("batch_norm_relu_max_pool2d: expects an input"), "{m}");
+    assert!(
+        m.starts_with("batch_norm_relu_max_pool2d: expects an input"),
+        "{m}"
+    );
     let m = msg(|| {
         Tensor::zeros(&[2, 3, 2, 2]).batch_norm_relu_max_pool2d(
             None,
@@ -341,9 +340,16 @@ fn the_panics_name_the_op_and_the_shape() {
             2,
         )
     });
-    assert!(m.starts_with("batch_norm_relu_max_pool2d: weight has shape [2]"), "{m}");
+    assert!(
+        m.starts_with("batch_norm_relu_max_pool2d: weight has shape [2]"),
+        "{m}"
+    );
     let m = msg(|| {
-        Tensor::zeros(&[1, 1, 1, 1]).batch_norm_relu_max_pool2d(None, None, None, None, true, 0.1, 1e-5, 1, 1)
+        Tensor::zeros(&[1, 1, 1, 1])
+            .batch_norm_relu_max_pool2d(None, None, None, None, true, 0.1, 1e-5, 1, 1)
     });
-    assert!(m.starts_with("batch_norm_relu_max_pool2d: expected more than 1 value"), "{m}");
+    assert!(
+        m.starts_with("batch_norm_relu_max_pool2d: expected more than 1 value"),
+        "{m}"
+    );
 }

@@ -334,7 +334,12 @@ impl BatchNorm2d {
     /// (`Tensor::batch_norm_relu_max_pool2d`): the same bits, the same updates of the
     /// running statistics and of `num_batches_tracked`. `Sequential` calls it; the layer's
     /// forward hooks do not run, so `Sequential` only does when there are none.
-    pub(crate) fn forward_relu_max_pool2d(&self, x: &Tensor, kernel: usize, stride: usize) -> Tensor {
+    pub(crate) fn forward_relu_max_pool2d(
+        &self,
+        x: &Tensor,
+        kernel: usize,
+        stride: usize,
+    ) -> Tensor {
         self.normalise_with(x, |a| {
             x.batch_norm_relu_max_pool2d(
                 a.running_mean,

@@ -164,7 +164,7 @@ pub(crate) fn input_grad(
                         dy.plane_into(p, dx);
                         if mg == 0.0 && mgx == 0.0 {
                             // running statistics: x does not enter (an infinite x stays out)
-                            dx.iter_mut().for_each(|g| *g = k * *g);
+                            dx.iter_mut().for_each(|g| *g *= k);
                         } else {
                             for (g, &x) in dx.iter_mut().zip(x) {
                                 *g = k * (*g - mg - (x - mu) * inv * mgx);

@@ -463,8 +463,7 @@ pub(crate) fn batch_norm_relu_max_pool2d_backward(
     let (mean, inv_std) = (&saved.mean, &saved.inv_std);
     let sums = kernels::bn_relu_pool::grad_sums(&dy, xd, mean, inv_std, c);
     let Coefficients { k, mean_g, mean_gx } = coefficients(&sums, &gamma, saved, n * s);
-    let dx =
-        kernels::bn_relu_pool::input_grad(&dy, xd, mean, inv_std, &k, &mean_g, &mean_gx, c);
+    let dx = kernels::bn_relu_pool::input_grad(&dy, xd, mean, inv_std, &k, &mean_g, &mean_gx, c);
     gradients(dx, x.shape(), &sums)
 }
 
