@@ -176,8 +176,7 @@ fn only_a_relu_right_next_to_a_max_pool_is_fused() {
     assert_eq!(y.to_vec(), x.relu().max_pool2d(3, 1).to_vec());
 }
 
-/// Conv → BatchNorm2d → ReLU → MaxPool → Flatten → Linear, on 9x9 inputs; the same weights
-/// at every call.
+/// Conv → BatchNorm2d → ReLU → MaxPool → Flatten → Linear, on 9x9 inputs.
 fn bn_cnn(momentum: Option<f32>) -> Sequential {
     manual_seed(8);
     Sequential::new()
@@ -187,6 +186,15 @@ fn bn_cnn(momentum: Option<f32>) -> Sequential {
         .add(MaxPool2d::new(2))
         .add(Flatten::new())
         .add(Linear::new(4 * 3 * 3, 5))
+}
+
+/// Two copies of `bn_cnn` with the same weights: the second loads the first's state, since
+/// tests running in parallel may reseed the global generator between the two builds.
+fn bn_cnn_twice(momentum: Option<f32>) -> (Sequential, Sequential) {
+    let first = bn_cnn(momentum);
+    let mut second = bn_cnn(momentum);
+    second.load_state_dict(&first.state_dict()).unwrap();
+    (first, second)
 }
 
 /// Every buffer (running statistics and `num_batches_tracked`), as bits.
@@ -200,7 +208,7 @@ fn buffers(seq: &Sequential) -> Vec<(String, Vec<u32>)> {
 #[test]
 fn batch_norm_relu_pool_fused_matches_the_layers_one_by_one_to_the_bit() {
     for momentum in [Some(0.1), None] {
-        let (mut fused, mut plain) = (bn_cnn(momentum), bn_cnn(momentum));
+        let (mut fused, mut plain) = bn_cnn_twice(momentum);
         let pooled_by = watch_input_of(&fused, 4);
         let x = input();
         for training in [true, true, false] {
@@ -233,7 +241,7 @@ fn a_hook_in_the_batch_norm_group_turns_its_fusion_off() {
     // Which op makes the pooled tensor with a hook on each layer of the group: a hook on
     // the BatchNorm still lets the ReLU and the pool fuse.
     for (hooked, pooled_op) in [(1, "ReluMaxPool2d"), (2, "MaxPool2d"), (3, "MaxPool2d")] {
-        let (fused, plain) = (bn_cnn(Some(0.1)), bn_cnn(Some(0.1)));
+        let (fused, plain) = bn_cnn_twice(Some(0.1));
         let pooled_by = watch_input_of(&fused, 4);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
