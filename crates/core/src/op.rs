@@ -84,6 +84,19 @@ pub(crate) enum Op {
         stride: usize,
         padding: usize,
     },
+    /// `max_pool2d(relu(conv2d(x, w, b)))` in one op. Saved: the convolution's inputs and
+    /// geometry as for `Conv2d`, and `argmax`, `passes` as for `ReluMaxPool2d` (of the
+    /// convolution's output, which is not kept: backward needs only where the gradient
+    /// goes, not the values).
+    Conv2dReluMaxPool2d {
+        x: Tensor,
+        w: Tensor,
+        b: Option<Tensor>,
+        stride: usize,
+        padding: usize,
+        argmax: Vec<u32>,
+        passes: Vec<bool>,
+    },
     /// `argmax[i]` is where, inside its input plane, output element `i` found its maximum.
     MaxPool2d {
         x: Tensor,
@@ -181,6 +194,7 @@ impl Op {
             Op::Softmax { .. } => "Softmax",
             Op::LogSoftmax { .. } => "LogSoftmax",
             Op::Conv2d { .. } => "Conv2d",
+            Op::Conv2dReluMaxPool2d { .. } => "Conv2dReluMaxPool2d",
             Op::MaxPool2d { .. } => "MaxPool2d",
             Op::ReluMaxPool2d { .. } => "ReluMaxPool2d",
             Op::AvgPool2d { .. } => "AvgPool2d",
@@ -226,7 +240,9 @@ impl Op {
             | Op::LeakyRelu { x, .. }
             | Op::Standardize { x, .. }
             | Op::NllLoss { x, .. } => vec![x],
-            Op::Conv2d { x, w, b, .. } | Op::Linear { x, w, b } => [Some(x), Some(w), b.as_ref()]
+            Op::Conv2d { x, w, b, .. }
+            | Op::Conv2dReluMaxPool2d { x, w, b, .. }
+            | Op::Linear { x, w, b } => [Some(x), Some(w), b.as_ref()]
                 .into_iter()
                 .flatten()
                 .collect(),
@@ -254,7 +270,9 @@ impl Op {
             | Op::LeakyRelu { x, .. }
             | Op::Gelu(x)
             | Op::GeluTanh(x) => vec![x],
-            Op::Linear { x, w, .. } | Op::Conv2d { x, w, .. } => vec![x, w],
+            Op::Linear { x, w, .. }
+            | Op::Conv2d { x, w, .. }
+            | Op::Conv2dReluMaxPool2d { x, w, .. } => vec![x, w],
             // A custom backward may read any of its inputs.
             Op::Custom { inputs, .. } => inputs.iter().collect(),
             Op::BatchNorm { x, weight, .. } | Op::BatchNormReluMaxPool2d { x, weight, .. } => {
@@ -395,6 +413,33 @@ impl Op {
                 padding,
             } => {
                 let (gx, gw, gb) = conv::conv2d_backward(g, x, w, b.is_some(), *stride, *padding);
+                let mut grads = vec![gx, Some(gw)];
+                if b.is_some() {
+                    grads.push(gb);
+                }
+                grads
+            }
+            // The chain rule through all three: pooling and ReLU route g to the windows'
+            // maxima above 0, which is the convolution's output gradient; then its rule.
+            Op::Conv2dReluMaxPool2d {
+                x,
+                w,
+                b,
+                stride,
+                padding,
+                argmax,
+                passes,
+            } => {
+                let (gx, gw, gb) = conv::conv2d_relu_max_pool2d_backward(
+                    g,
+                    x,
+                    w,
+                    b.is_some(),
+                    *stride,
+                    *padding,
+                    argmax,
+                    passes,
+                );
                 let mut grads = vec![gx, Some(gw)];
                 if b.is_some() {
                     grads.push(gb);

@@ -145,6 +145,27 @@ pub struct Conv2dConfig {
     pub bias: bool,
 }
 
+impl Conv2d {
+    /// `forward`, then ReLU and max pooling, as one op (`Tensor::conv2d_relu_max_pool2d`):
+    /// the same bits. `Sequential` calls it; the layer's forward hooks do not run, so
+    /// `Sequential` only does when there are none.
+    pub(crate) fn forward_relu_max_pool2d(
+        &self,
+        x: &Tensor,
+        kernel: usize,
+        stride: usize,
+    ) -> Tensor {
+        x.conv2d_relu_max_pool2d(
+            &self.weight,
+            self.bias.as_ref(),
+            self.stride,
+            self.padding,
+            kernel,
+            stride,
+        )
+    }
+}
+
 impl Module for Conv2d {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.conv2d(&self.weight, self.bias.as_ref(), self.stride, self.padding)

@@ -4,15 +4,17 @@
 //! `forward` runs a `ReLU` next to a `MaxPool2d` as one op, `Tensor::relu_max_pool2d`: the
 //! CNN pattern conv → ReLU → pool then skips writing and re-reading the ReLU's full-size
 //! output. A `BatchNorm2d` before the pair joins them, `Tensor::batch_norm_relu_max_pool2d`,
-//! which also skips the BatchNorm's output and the gradient into it. The layer types are
-//! noted when a module is pushed, and the layers are kept as `Any` too (to reach
-//! `BatchNorm2d`'s own method), so the `Module` trait needs no hook for this.
+//! which also skips the BatchNorm's output and the gradient into it; a `Conv2d` before the
+//! pair joins them likewise, `Tensor::conv2d_relu_max_pool2d`, skipping the convolution's
+//! output and its gradient. The layer types are noted when a module is pushed, and the
+//! layers are kept as `Any` too (to reach `BatchNorm2d`'s and `Conv2d`'s own methods), so
+//! the `Module` trait needs no hook for this.
 
 use std::any::Any;
 
 use kindling_core::Tensor;
 
-use crate::{BatchNorm2d, ForwardHooks, MaxPool2d, Module, ReLU};
+use crate::{BatchNorm2d, Conv2d, ForwardHooks, MaxPool2d, Module, ReLU};
 
 /// A chain of modules; `forward` feeds each one's output to the next.
 ///
@@ -20,9 +22,13 @@ use crate::{BatchNorm2d, ForwardHooks, MaxPool2d, Module, ReLU};
 /// fused op ([`Tensor::relu_max_pool2d`]) in `forward`, with bit-identical outputs and
 /// gradients. A `BatchNorm2d` directly followed by a `ReLU` and a `MaxPool2d` (in that
 /// order) runs as one op too ([`Tensor::batch_norm_relu_max_pool2d`]), with the same
-/// outputs, gradients, running statistics and `num_batches_tracked`. A forward hook on a
-/// layer turns the fusion off for the group it is in, so the hook sees the intermediate
-/// tensor (a hook on the `BatchNorm2d` still lets the `ReLU` and `MaxPool2d` fuse);
+/// outputs, gradients, running statistics and `num_batches_tracked`; so does a `Conv2d`
+/// directly followed by a `ReLU` and a `MaxPool2d` ([`Tensor::conv2d_relu_max_pool2d`]),
+/// with the same outputs and gradients. (In `Conv2d → BatchNorm2d → ReLU → MaxPool2d` the
+/// convolution is followed by the BatchNorm, so it is the last three that fuse.) A forward
+/// hook on a layer turns the fusion off for the group it is in, so the hook sees the
+/// intermediate tensor (a hook on the `BatchNorm2d` or the `Conv2d` still lets the `ReLU`
+/// and `MaxPool2d` fuse);
 /// [`Sequential::forward_all`] never fuses.
 ///
 /// ```
@@ -162,26 +168,26 @@ impl Sequential {
         (!self.hooked(i) && !self.hooked(i + 1)).then_some(window)
     }
 
-    /// The BatchNorm2d and the pooling's window if layers `i..i + 3` are a BatchNorm2d, a
-    /// ReLU and a max pool, in that order, none with a forward hook.
-    fn fusable_triple(&self, i: usize) -> Option<(&BatchNorm2d, usize, usize)> {
-        let [Kind::BatchNorm2d, Kind::Relu, Kind::MaxPool { kernel, stride }] =
-            *self.kinds.get(i..i + 3)?
+    /// The first layer, of type `T`, and the pooling's window if layers `i..i + 3` are
+    /// `first`, a ReLU and a max pool, in that order, none with a forward hook.
+    fn fusable_triple<T: Any>(&self, i: usize, first: Kind) -> Option<(&T, usize, usize)> {
+        let [head, Kind::Relu, Kind::MaxPool { kernel, stride }] = *self.kinds.get(i..i + 3)?
         else {
             return None;
         };
-        if (i..i + 3).any(|j| self.hooked(j)) {
+        if head != first || (i..i + 3).any(|j| self.hooked(j)) {
             return None;
         }
-        let bn = (self.layers[i].as_ref() as &dyn Any).downcast_ref::<BatchNorm2d>()?;
-        Some((bn, kernel, stride))
+        let layer = (self.layers[i].as_ref() as &dyn Any).downcast_ref::<T>()?;
+        Some((layer, kernel, stride))
     }
 }
 
 /// The layer types `Sequential::forward` can fuse, told apart by downcasting in `push`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     BatchNorm2d,
+    Conv2d,
     Relu,
     MaxPool { kernel: usize, stride: usize },
     Other,
@@ -191,6 +197,8 @@ impl Kind {
     fn of(module: &dyn Any) -> Kind {
         if module.is::<BatchNorm2d>() {
             Kind::BatchNorm2d
+        } else if module.is::<Conv2d>() {
+            Kind::Conv2d
         } else if module.is::<ReLU>() {
             Kind::Relu
         } else if let Some(pool) = module.downcast_ref::<MaxPool2d>() {
@@ -209,8 +217,16 @@ impl Module for Sequential {
         let mut h = x.clone();
         let mut i = 0;
         while i < self.layers.len() {
-            if let Some((bn, kernel, stride)) = self.fusable_triple(i) {
+            // Triples before pairs, so a ReLU and a max pool join the layer before them.
+            if let Some((bn, kernel, stride)) =
+                self.fusable_triple::<BatchNorm2d>(i, Kind::BatchNorm2d)
+            {
                 h = bn.forward_relu_max_pool2d(&h, kernel, stride);
+                i += 3;
+            } else if let Some((conv, kernel, stride)) =
+                self.fusable_triple::<Conv2d>(i, Kind::Conv2d)
+            {
+                h = conv.forward_relu_max_pool2d(&h, kernel, stride);
                 i += 3;
             } else if let Some((kernel, stride)) = self.fusable_pair(i) {
                 h = h.relu_max_pool2d(kernel, stride);

@@ -4,7 +4,8 @@
 //! steps aside); and `forward_all` shows every layer's output.
 //!
 //! The same holds for a BatchNorm2d → ReLU → MaxPool2d run as one op, which must also leave
-//! the same running statistics and `num_batches_tracked`.
+//! the same running statistics and `num_batches_tracked`, and for a Conv2d → ReLU →
+//! MaxPool2d run as one op (the CNN's block: `cnn(true)` below).
 //!
 //! Which path ran is read from the op that made the pooled tensor (`Tensor::op_name`), as
 //! seen by a hook on the `Flatten` after it, which does not stop the fusion.
@@ -84,7 +85,13 @@ fn the_fused_sequential_matches_the_layers_one_by_one_to_the_bit() {
         let pooled_by = watch_pooled(&seq);
         let x = input();
         let fused = pass(&seq, &x, false);
-        assert_eq!(*pooled_by.lock().unwrap(), vec![Some("ReluMaxPool2d")]);
+        // Conv → ReLU → pool fuses as a triple; Conv → pool → ReLU as the pair.
+        let op = if relu_first {
+            "Conv2dReluMaxPool2d"
+        } else {
+            "ReluMaxPool2d"
+        };
+        assert_eq!(*pooled_by.lock().unwrap(), vec![Some(op)]);
         let by_hand = pass(&seq, &x, true);
         assert_eq!(fused.len(), 5); // output, conv weight and bias, linear weight and bias
         assert_eq!(fused, by_hand, "relu first: {relu_first}");
@@ -133,15 +140,16 @@ fn a_hook_on_either_layer_sees_the_tensor_between_and_turns_the_fusion_off() {
         }
         let unfused = if relu_first { "MaxPool2d" } else { "Relu" };
         assert_eq!(*pooled_by.lock().unwrap(), vec![Some(unfused)], "{what}");
-        // Without the hook the pair is fused again.
+        // Without the hook the group is fused again.
         handle.remove();
         pooled_by.lock().unwrap().clear();
         assert_eq!(pass(&seq, &x, false), reference, "{what}");
-        assert_eq!(
-            *pooled_by.lock().unwrap(),
-            vec![Some("ReluMaxPool2d")],
-            "{what}"
-        );
+        let fused = if relu_first {
+            "Conv2dReluMaxPool2d"
+        } else {
+            "ReluMaxPool2d"
+        };
+        assert_eq!(*pooled_by.lock().unwrap(), vec![Some(fused)], "{what}");
         assert_eq!(between.lock().unwrap().len(), 1, "{what}");
     }
 }
@@ -287,4 +295,85 @@ fn only_batch_norm_then_relu_then_pool_is_fused() {
     let seq = bn_cnn(Some(0.1));
     let outs = seq.forward_all(&input());
     assert_eq!(outs[1].op_name(), Some("BatchNorm"));
+}
+
+/// The CNN's block at MNIST size: Conv2d(1, 8, 3, padding 1) → ReLU → MaxPool2d(2) →
+/// Flatten → Linear, on `[4, 1, 28, 28]`.
+fn mnist_block() -> Sequential {
+    manual_seed(10);
+    Sequential::new()
+        .add(Conv2d::new(1, 8, 3).padding(1))
+        .add(ReLU::new())
+        .add(MaxPool2d::new(2))
+        .add(Flatten::new())
+        .add(Linear::new(8 * 14 * 14, 3))
+}
+
+fn mnist_input() -> Tensor {
+    let mut rng = Xoshiro256::seed_from(11);
+    let data = (0..4 * 28 * 28).map(|_| rng.next_f32()).collect();
+    Tensor::from_vec(data, &[4, 1, 28, 28])
+}
+
+#[test]
+fn conv_relu_pool_fused_matches_the_layers_one_by_one_to_the_bit() {
+    let seq = mnist_block();
+    let pooled_by = watch_pooled(&seq);
+    let x = mnist_input();
+    let fused = pass(&seq, &x, false);
+    assert_eq!(
+        *pooled_by.lock().unwrap(),
+        vec![Some("Conv2dReluMaxPool2d")]
+    );
+    let by_hand = pass(&seq, &x, true);
+    assert_eq!(fused.len(), 5); // output, conv weight and bias, linear weight and bias
+    assert_eq!(fused, by_hand);
+    assert!(fused[1].iter().any(|&b| f32::from_bits(b) != 0.0));
+    assert!(fused[2].iter().any(|&b| f32::from_bits(b) != 0.0));
+}
+
+#[test]
+fn a_hook_in_the_conv_group_turns_its_fusion_off() {
+    let x = mnist_input();
+    // Which op makes the pooled tensor with a hook on each layer of the group: a hook on
+    // the Conv2d still lets the ReLU and the pool fuse.
+    for (hooked, pooled_op) in [(0, "ReluMaxPool2d"), (1, "MaxPool2d"), (2, "MaxPool2d")] {
+        let seq = mnist_block();
+        let pooled_by = watch_pooled(&seq);
+        let reference = pass(&seq, &x, true);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let handle = seq
+            .get(hooked)
+            .unwrap()
+            .register_forward_hook(move |_, output| log.lock().unwrap().push(output.op_name()));
+        let what = format!("hook on layer {hooked}");
+        assert_eq!(pass(&seq, &x, false), reference, "{what}");
+        let own = ["Conv2d", "Relu", "MaxPool2d"][hooked];
+        assert_eq!(*seen.lock().unwrap(), vec![Some(own)], "{what}");
+        assert_eq!(*pooled_by.lock().unwrap(), vec![Some(pooled_op)], "{what}");
+        // Without the hook the three are fused again.
+        handle.remove();
+        pooled_by.lock().unwrap().clear();
+        assert_eq!(pass(&seq, &x, false), reference, "{what}");
+        assert_eq!(
+            *pooled_by.lock().unwrap(),
+            vec![Some("Conv2dReluMaxPool2d")],
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn a_conv_before_batch_norm_leaves_the_batch_norm_triple_to_fuse() {
+    // Conv2d → BatchNorm2d → ReLU → MaxPool2d: the conv runs alone (a BatchNorm, not a
+    // ReLU, follows it) and the other three fuse. (A hook on the BatchNorm to see its
+    // input would stop that fusion, so only the pooled tensor is watched.)
+    let seq = bn_cnn(Some(0.1));
+    let pooled_by = watch_input_of(&seq, 4);
+    seq.forward(&input());
+    assert_eq!(
+        *pooled_by.lock().unwrap(),
+        vec![Some("BatchNormReluMaxPool2d")]
+    );
 }

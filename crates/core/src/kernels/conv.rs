@@ -214,65 +214,139 @@ pub(crate) fn conv2d_forward(
     if out.is_empty() {
         return out;
     }
-    {
-        let threads = gemm_threads(n);
-        // Each thread keeps one image's columns in a buffer of its own, small enough to
-        // stay in cache while the GEMM reads it. Backward rebuilds them the same way:
-        // cheaper than writing every image's columns out to memory and reading them back.
-        // One block of images per thread, so each thread allocates one buffer (rayon's
-        // `for_each_init` would make one per work-stealing split).
-        let per_block = n.div_ceil(n.min(num_threads()).max(1)).max(1);
+    let per_block = images_per_block(n);
+    super::parallel(|| {
+        out.par_chunks_mut(per_block * o * ohw)
+            .zip(x.par_chunks(per_block * g.image_len()))
+            .for_each(|(out, images)| {
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        let mut conv = ImageConv::new(g, w, b, n, o);
+                        for (out, image) in
+                            out.chunks_mut(o * ohw).zip(images.chunks(g.image_len()))
+                        {
+                            conv.run(image, out);
+                        }
+                        conv.recycle();
+                    },
+                )
+            })
+    });
+    out
+}
+
+/// Images per thread: one block of images per thread, so each thread allocates its
+/// scratch buffers once (rayon's `for_each_init` would make them once per work-stealing
+/// split).
+pub(super) fn images_per_block(n: usize) -> usize {
+    n.div_ceil(n.min(num_threads()).max(1)).max(1)
+}
+
+/// One thread's convolution of its images, one at a time: the per-image body of
+/// `conv2d_forward`, shared with `conv_relu_pool::forward` so that both compute every
+/// output with the same instructions in the same order (the same bits).
+pub(super) struct ImageConv<'a> {
+    g: &'a Geometry,
+    w: &'a [f32],
+    b: Option<&'a [f32]>,
+    o: usize,
+    threads: usize,
+    col_major: bool,
+    // Each thread keeps one image's columns in a buffer of its own, small enough to stay
+    // in cache while the GEMM reads it. Backward rebuilds them the same way: cheaper than
+    // writing every image's columns out to memory and reading them back.
+    col: Vec<f32>,
+    pixel_major: Vec<f32>,
+}
+
+impl<'a> ImageConv<'a> {
+    /// The scratch buffers for a batch of `n` images with `o` output channels.
+    #[inline(always)]
+    pub(super) fn new(
+        g: &'a Geometry,
+        w: &'a [f32],
+        b: Option<&'a [f32]>,
+        n: usize,
+        o: usize,
+    ) -> Self {
+        let ohw = g.col_cols();
         // The output channels as the GEMM's contiguous dimension where that fills gemm's
         // micro-kernel better than the pixels do (`col_major_is_faster`).
         let col_major = col_major_is_faster(o, ohw);
-        super::parallel(|| {
-            out.par_chunks_mut(per_block * o * ohw)
-                .zip(x.par_chunks(per_block * g.image_len()))
-                .for_each(|(out, images)| {
-                    vectorized(
-                        #[inline(always)]
-                        || {
-                            let mut col = buffers::take(g.col_len()); // im2col writes it all
-                                                                      // and the GEMM all of this one, when it is used
-                            let mut pixel_major =
-                                buffers::take(if col_major { o * ohw } else { 0 });
-                            for (out, image) in
-                                out.chunks_mut(o * ohw).zip(images.chunks(g.image_len()))
-                            {
-                                im2col(g, image, &mut col);
-                                let (wm, cm) = (Mat::rows(w, g.col_rows()), Mat::rows(&col, ohw));
-                                if col_major {
-                                    // Into `[pixels, channels]`, then transposed into the
-                                    // output with the bias added on the way.
-                                    let k = g.col_rows();
-                                    sgemm_col_major(
-                                        o,
-                                        ohw,
-                                        k,
-                                        wm,
-                                        cm,
-                                        &mut pixel_major,
-                                        false,
-                                        threads,
-                                    );
-                                    transpose_add_bias(&pixel_major, ohw, o, b, out);
-                                    continue;
-                                }
-                                sgemm(o, ohw, g.col_rows(), wm, cm, out, false, threads);
-                                if let Some(b) = b {
-                                    for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
-                                        row.iter_mut().for_each(|v| *v += bias);
-                                    }
-                                }
-                            }
-                            buffers::recycle(col);
-                            buffers::recycle(pixel_major);
-                        },
-                    )
-                })
-        });
+        ImageConv {
+            g,
+            w,
+            b,
+            o,
+            threads: gemm_threads(n),
+            col_major,
+            col: buffers::take(g.col_len()), // im2col writes it all
+            // and the GEMM all of this one, when it is used
+            pixel_major: buffers::take(if col_major { o * ohw } else { 0 }),
+        }
     }
-    out
+
+    /// Convolves one image (`[C, H, W]`) into `out` (`[o, oh, ow]`), bias included.
+    #[inline(always)]
+    pub(super) fn run(&mut self, image: &[f32], out: &mut [f32]) {
+        let (g, o, ohw) = (self.g, self.o, self.g.col_cols());
+        im2col(g, image, &mut self.col);
+        let (wm, cm) = (Mat::rows(self.w, g.col_rows()), Mat::rows(&self.col, ohw));
+        if self.col_major {
+            // Into `[pixels, channels]`, then transposed into the output with the bias
+            // added on the way.
+            let k = g.col_rows();
+            sgemm_col_major(
+                o,
+                ohw,
+                k,
+                wm,
+                cm,
+                &mut self.pixel_major,
+                false,
+                self.threads,
+            );
+            transpose_add_bias(&self.pixel_major, ohw, o, self.b, out);
+            return;
+        }
+        sgemm(o, ohw, g.col_rows(), wm, cm, out, false, self.threads);
+        if let Some(b) = self.b {
+            for (row, &bias) in out.chunks_mut(ohw).zip(b.iter()) {
+                row.iter_mut().for_each(|v| *v += bias);
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn recycle(self) {
+        buffers::recycle(self.col);
+        buffers::recycle(self.pixel_major);
+    }
+}
+
+/// Where the convolution's backward finds each image's output gradient dOut (`[o, oh, ow]`).
+pub(super) trait OutputGrad: Sync {
+    /// Floats of per-thread scratch `image` may write into.
+    fn scratch_len(&self) -> usize;
+    /// Image `img`'s dOut: read where it lies, or rebuilt into `scratch`.
+    fn image<'s>(&'s self, img: usize, scratch: &'s mut [f32]) -> &'s [f32];
+}
+
+/// dOut held in full, `[n, o, oh, ow]`, as `conv2d_backward` receives it.
+struct Full<'a> {
+    gd: &'a [f32],
+    len: usize,
+}
+
+impl OutputGrad for Full<'_> {
+    fn scratch_len(&self) -> usize {
+        0
+    }
+    #[inline(always)]
+    fn image<'s>(&'s self, img: usize, _: &'s mut [f32]) -> &'s [f32] {
+        &self.gd[img * self.len..(img + 1) * self.len]
+    }
 }
 
 /// Gradients of a convolution from dOut (`gd`): `(dx if wanted, dW, db)`, each as a flat
@@ -280,6 +354,22 @@ pub(crate) fn conv2d_forward(
 pub(crate) fn conv2d_backward(
     g: &Geometry,
     gd: &[f32],
+    xd: &[f32],
+    wd: &[f32],
+    n: usize,
+    o: usize,
+    want_dx: bool,
+) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    let len = o * g.col_cols();
+    backward(g, &Full { gd, len }, xd, wd, n, o, want_dx)
+}
+
+/// `conv2d_backward` with dOut from `source`: shared with `conv_relu_pool::backward`, which
+/// rebuilds each image's dOut from the pooled gradient, so that both compute every
+/// gradient with the same instructions in the same order.
+pub(super) fn backward(
+    g: &Geometry,
+    source: &impl OutputGrad,
     xd: &[f32],
     wd: &[f32],
     n: usize,
@@ -313,8 +403,9 @@ pub(crate) fn conv2d_backward(
                 let mut acc = vec![0.0; o * k + o];
                 // Fully written by im2col, then by the dcol product: no need to zero it.
                 let mut col = buffers::take(g.col_len());
+                let mut scratch = buffers::take(source.scratch_len());
                 for (local, img) in (blk * per_block..((blk + 1) * per_block).min(n)).enumerate() {
-                    let dout = &gd[img * o * ohw..(img + 1) * o * ohw];
+                    let dout = source.image(img, &mut scratch);
                     for (db, row) in acc[o * k..].iter_mut().zip(dout.chunks(ohw)) {
                         *db += sum_zip(row, row, |v, _| v);
                     }
@@ -356,6 +447,7 @@ pub(crate) fn conv2d_backward(
                     }
                 }
                 buffers::recycle(col);
+                buffers::recycle(scratch);
                 acc
             },
         )
@@ -382,6 +474,7 @@ pub(crate) fn conv2d_backward(
     transpose_add_bias(&sums, k, o, None, &mut gw);
     (gx, gw, db)
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

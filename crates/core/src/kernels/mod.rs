@@ -24,6 +24,7 @@ pub(crate) mod bn_relu_pool;
 pub(crate) mod buffers;
 pub use buffers::{set_allocator_tuning, set_buffer_pool_bytes};
 pub(crate) mod conv;
+pub(crate) mod conv_relu_pool;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
 mod isa;

@@ -6,9 +6,15 @@
 //! written as loops, and the backward pass is the same loops sending each product's
 //! gradient back to both factors. The fast twins (`kernels/conv.rs`) compute the same thing
 //! as im2col + SGEMM; `docs/conv-as-gemm.md` explains how.
+//!
+//! `conv2d_relu_max_pool2d` is convolution, ReLU and max pooling as one op, the CNN's
+//! conv → ReLU → pool block: its reference kernels are the three ops' one after the other,
+//! its fast kernels (`kernels/conv_relu_pool.rs`) pool each image's convolution while it is
+//! in cache, so the full-size convolution output and its gradient are never stored.
 
 use crate::kernels;
 use crate::op::Op;
+use crate::ops::pool;
 use crate::shape::numel;
 use crate::Tensor;
 
@@ -28,31 +34,33 @@ pub(crate) struct Geometry {
 
 impl Geometry {
     pub fn new(x: &[usize], weight: &[usize], stride: usize, pad: usize) -> Geometry {
+        Geometry::checked("conv2d", x, weight, stride, pad)
+    }
+
+    /// `new`, naming `op` in the panics.
+    pub fn checked(op: &str, x: &[usize], weight: &[usize], stride: usize, pad: usize) -> Geometry {
         assert!(
             x.len() == 4 && weight.len() == 4,
-            "conv2d: expects input [N, C, H, W] and weight [O, C, kh, kw], got input {x:?} and weight {weight:?}"
+            "{op}: expects input [N, C, H, W] and weight [O, C, kh, kw], got input {x:?} and weight {weight:?}"
         );
         assert!(
             x[1] == weight[1],
-            "conv2d: input {x:?} has {} channels but weight {weight:?} expects {}",
+            "{op}: input {x:?} has {} channels but weight {weight:?} expects {}",
             x[1],
             weight[1]
         );
-        assert!(
-            stride >= 1,
-            "conv2d: stride must be at least 1, got {stride}"
-        );
+        assert!(stride >= 1, "{op}: stride must be at least 1, got {stride}");
         let (h, w, kh, kw) = (x[2], x[3], weight[2], weight[3]);
         // Checked: a huge padding must not wrap around into a small, wrong size.
         let padded = |size: usize| {
             pad.checked_mul(2)
                 .and_then(|p| p.checked_add(size))
-                .unwrap_or_else(|| panic!("conv2d: padding {pad} is too large (input {x:?})"))
+                .unwrap_or_else(|| panic!("{op}: padding {pad} is too large (input {x:?})"))
         };
         let (ph, pw) = (padded(h), padded(w));
         assert!(
             ph >= kh && pw >= kw,
-            "conv2d: kernel {kh}x{kw} is larger than the padded input {ph}x{pw} (input {x:?}, weight {weight:?}, padding {pad})"
+            "{op}: kernel {kh}x{kw} is larger than the padded input {ph}x{pw} (input {x:?}, weight {weight:?}, padding {pad})"
         );
         Geometry {
             c: x[1],
@@ -99,18 +107,8 @@ impl Tensor {
         stride: usize,
         padding: usize,
     ) -> Tensor {
-        let g = Geometry::new(self.shape(), weight.shape(), stride, padding);
-        let (n, o) = (self.shape()[0], weight.shape()[0]);
-        if let Some(b) = bias {
-            assert!(
-                b.shape() == [o],
-                "conv2d: bias has shape {:?} but the weight {:?} has {o} output channels",
-                b.shape(),
-                weight.shape()
-            );
-        }
-        let out_shape = vec![n, o, g.oh, g.ow];
-        numel(&out_shape); // checked: panics, naming the shape, if it overflows
+        let (g, out_shape) = conv_shapes("conv2d", self, weight, bias, stride, padding);
+        let (n, o) = (out_shape[0], out_shape[1]);
         let out = {
             let mut inputs = vec![self, weight];
             inputs.extend(bias);
@@ -131,6 +129,151 @@ impl Tensor {
         };
         Tensor::from_op(out, out_shape, op)
     }
+}
+
+impl Tensor {
+    /// Convolution, ReLU and 2-d max pooling as one op: equal to
+    /// `self.conv2d(weight, bias, stride, padding).relu().max_pool2d(kernel, pool_stride)`
+    /// bit for bit, in the output and in every gradient (x, weight, bias), but without
+    /// making the convolution's full-size output, or the gradient flowing back into it.
+    ///
+    /// Why the bits agree: each image is convolved by the very code `conv2d` uses (the same
+    /// im2col, GEMM and bias add), then pooled as [`Tensor::relu_max_pool2d`], which equals
+    /// ReLU then max pooling bit for bit. Backward, each image's convolution output
+    /// gradient is `relu_max_pool2d`'s scatter of the pooled gradient, rebuilt one image
+    /// at a time, and fed to the convolution's backward code in the same order, so every
+    /// sum rounds the same way. `nn::Sequential` calls this for a `Conv2d` followed by a
+    /// `ReLU` and a `MaxPool2d`.
+    ///
+    /// # Panics
+    /// As [`Tensor::conv2d`] and [`Tensor::max_pool2d`]: on mismatched shapes, a stride,
+    /// kernel or pooling stride of 0, or a pooling window larger than the convolution's
+    /// output plane; the message names the op and the shapes.
+    ///
+    /// ```
+    /// use kindling::Tensor;
+    /// let data: Vec<f32> = (0..50).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+    /// let x = Tensor::from_vec(data, &[2, 1, 5, 5]);
+    /// let w = Tensor::from_vec(vec![0.5, -1.0, 0.25, 1.0, 0.0, -0.5, 1.5, 0.75, -0.25], &[1, 1, 3, 3]);
+    /// let b = Tensor::from_vec(vec![0.1], &[1]);
+    /// let fused = x.conv2d_relu_max_pool2d(&w, Some(&b), 1, 1, 2, 2);
+    /// let plain = x.conv2d(&w, Some(&b), 1, 1).relu().max_pool2d(2, 2);
+    /// let bits = |t: &Tensor| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    /// assert_eq!(fused.shape(), &[2, 1, 2, 2]);
+    /// assert_eq!(bits(&fused), bits(&plain));
+    /// ```
+    pub fn conv2d_relu_max_pool2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: usize,
+        padding: usize,
+        kernel: usize,
+        pool_stride: usize,
+    ) -> Tensor {
+        const OP: &str = "conv2d_relu_max_pool2d";
+        let (g, conv_shape) = conv_shapes(OP, self, weight, bias, stride, padding);
+        let (n, o) = (conv_shape[0], conv_shape[1]);
+        let (planes, h, w, oh, ow) = pool::max_pool_geometry(OP, &conv_shape, kernel, pool_stride);
+        let (out, argmax, passes) = {
+            let mut inputs = vec![self, weight];
+            inputs.extend(bias);
+            let data = Tensor::read_all(&inputs);
+            let (x, wd, b) = (data.get(0), data.get(1), bias.map(|_| data.get(2)));
+            if kernels::fast() {
+                let p = kernels::conv_relu_pool::Pooling {
+                    kernel,
+                    stride: pool_stride,
+                    oh,
+                    ow,
+                };
+                kernels::conv_relu_pool::forward(&g, x, wd, b, n, o, p)
+            } else {
+                // The reference kernels of the ops it fuses, one after the other.
+                let y = conv2d_reference(&g, x, wd, b, n, o);
+                pool::relu_max_pool2d_reference(&y, planes, h, w, kernel, pool_stride, oh, ow)
+            }
+        };
+        let op = Op::Conv2dReluMaxPool2d {
+            x: self.clone(),
+            w: weight.clone(),
+            b: bias.cloned(),
+            stride,
+            padding,
+            argmax,
+            passes,
+        };
+        Tensor::from_op(out, vec![n, o, oh, ow], op)
+    }
+}
+
+/// Checks a convolution's shapes (naming `op` in the panics) and returns its geometry and
+/// output shape `[N, O, oh, ow]`.
+fn conv_shapes(
+    op: &str,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+) -> (Geometry, Vec<usize>) {
+    let g = Geometry::checked(op, x.shape(), weight.shape(), stride, padding);
+    let (n, o) = (x.shape()[0], weight.shape()[0]);
+    if let Some(b) = bias {
+        assert!(
+            b.shape() == [o],
+            "{op}: bias has shape {:?} but the weight {:?} has {o} output channels",
+            b.shape(),
+            weight.shape()
+        );
+    }
+    let out_shape = vec![n, o, g.oh, g.ow];
+    numel(&out_shape); // checked: panics, naming the shape, if it overflows
+    (g, out_shape)
+}
+
+/// `conv2d_relu_max_pool2d`'s backward: the chain rule through the pooling (g goes to each
+/// window's argmax where its maximum was above 0, as `relu_max_pool2d`'s backward), giving
+/// dOut, the convolution's output gradient, then the convolution's backward on dOut.
+/// Returns `(dx if x needs it, dW, db if there is a bias)` as [`conv2d_backward`].
+///
+/// The reference composes the two backward passes as written, with a full-size dOut. The
+/// fast kernels rebuild dOut one image at a time.
+#[allow(clippy::too_many_arguments)] // the op's saved values
+pub(crate) fn conv2d_relu_max_pool2d_backward(
+    grad: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    has_bias: bool,
+    stride: usize,
+    padding: usize,
+    argmax: &[u32],
+    passes: &[bool],
+) -> (Option<Tensor>, Tensor, Option<Tensor>) {
+    let g = Geometry::new(x.shape(), w.shape(), stride, padding);
+    let (n, o) = (x.shape()[0], w.shape()[0]);
+    if !kernels::fast() {
+        let conv_shape = [n, o, g.oh, g.ow];
+        let dout = pool::relu_max_pool2d_backward(grad, &conv_shape, argmax, passes);
+        return conv2d_backward(&dout, x, w, has_bias, stride, padding);
+    }
+    let data = Tensor::read_all(&[grad, x, w]);
+    let (gd, xd, wd) = (data.get(0), data.get(1), data.get(2));
+    let dout = kernels::conv_relu_pool::Routed {
+        g: gd,
+        argmax,
+        passes,
+        o,
+        plane: g.oh * g.ow,
+        out_plane: grad.shape()[2] * grad.shape()[3],
+    };
+    let want_dx = x.is_requires_grad();
+    let (dx, dw, db) = kernels::conv_relu_pool::backward(&g, &dout, xd, wd, n, want_dx);
+    (
+        dx.map(|dx| Tensor::constant(dx, x.shape().to_vec())),
+        Tensor::constant(dw, w.shape().to_vec()),
+        has_bias.then(|| Tensor::constant(db, vec![o])),
+    )
 }
 
 /// The reference forward pass: the defining sum, one output element at a time.
