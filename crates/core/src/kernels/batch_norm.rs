@@ -138,17 +138,21 @@ pub(crate) fn scale_shift(x: &[f32], alpha: &[f32], beta: &[f32], c: usize, s: u
         |i, y| {
             let x = &x[i * c * s..(i + 1) * c * s];
             for ch in 0..c {
-                let (a, b) = (alpha[ch], beta[ch]);
-                for (y, &x) in y[ch * s..(ch + 1) * s]
-                    .iter_mut()
-                    .zip(&x[ch * s..(ch + 1) * s])
-                {
-                    *y = x * a + b;
-                }
+                let range = ch * s..(ch + 1) * s;
+                scale_shift_plane(&mut y[range.clone()], &x[range], alpha[ch], beta[ch]);
             }
         },
     );
     out
+}
+
+/// `y = x · a + b` for one plane: the one place BatchNorm's output is computed, by this
+/// kernel and by the fused one (`bn_relu_pool.rs`), so that the two agree bit for bit.
+#[inline(always)]
+pub(super) fn scale_shift_plane(y: &mut [f32], x: &[f32], a: f32, b: f32) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = x * a + b;
+    }
 }
 
 /// Per channel, `(Σ g, Σ g·x̂)` with `x̂ = (x - mean)·inv_std`.
@@ -216,22 +220,63 @@ pub(crate) fn input_grad(
             let block = i * c * s..(i + 1) * c * s;
             let (x, g) = (&x[block.clone()], &g[block]);
             for ch in 0..c {
-                let (mu, inv, k, mg, mgx) = (mean[ch], inv_std[ch], k[ch], mean_g[ch], mean_gx[ch]);
+                let t = GradTerms::of(ch, mean, inv_std, k, mean_g, mean_gx);
                 let range = ch * s..(ch + 1) * s;
                 let lane = dx[range.clone()]
                     .iter_mut()
                     .zip(&x[range.clone()])
                     .zip(&g[range]);
-                if mg == 0.0 && mgx == 0.0 {
-                    // running statistics: x does not enter (an infinite x stays out)
-                    lane.for_each(|((dx, _), &g)| *dx = k * g);
+                if t.running() {
+                    lane.for_each(|((dx, _), &g)| *dx = t.k * g);
                 } else {
-                    for ((dx, &x), &g) in lane {
-                        *dx = k * (g - mg - (x - mu) * inv * mgx);
-                    }
+                    lane.for_each(|((dx, &x), &g)| *dx = t.dx(g, x));
                 }
             }
         },
     );
     dx
+}
+
+/// One channel's terms of the input gradient, `dx = k · (g - mean_g - x̂ · mean_gx)` with
+/// `x̂ = (x - mean) · inv_std`: the one place that formula is written, for this kernel and
+/// the fused one (`bn_relu_pool.rs`), so that the two agree bit for bit.
+#[derive(Clone, Copy)]
+pub(super) struct GradTerms {
+    mean: f32,
+    inv_std: f32,
+    pub k: f32,
+    mean_g: f32,
+    mean_gx: f32,
+}
+
+impl GradTerms {
+    #[inline(always)]
+    pub(super) fn of(
+        ch: usize,
+        mean: &[f32],
+        inv_std: &[f32],
+        k: &[f32],
+        mean_g: &[f32],
+        mean_gx: &[f32],
+    ) -> Self {
+        GradTerms {
+            mean: mean[ch],
+            inv_std: inv_std[ch],
+            k: k[ch],
+            mean_g: mean_g[ch],
+            mean_gx: mean_gx[ch],
+        }
+    }
+
+    /// Running statistics normalised the input (both means are zero): `dx = k · g`, and x
+    /// does not enter, so an infinite x stays out.
+    #[inline(always)]
+    pub(super) fn running(self) -> bool {
+        self.mean_g == 0.0 && self.mean_gx == 0.0
+    }
+
+    #[inline(always)]
+    pub(super) fn dx(self, g: f32, x: f32) -> f32 {
+        self.k * (g - self.mean_g - (x - self.mean) * self.inv_std * self.mean_gx)
+    }
 }

@@ -63,10 +63,7 @@ pub(crate) fn forward(
                     vectorized(
                         #[inline(always)]
                         || {
-                            // `scale_shift`'s expression, so y has its bits.
-                            for (y, &x) in y.iter_mut().zip(x) {
-                                *y = x * a + b;
-                            }
+                            batch_norm::scale_shift_plane(y, x, a, b);
                             pool::pool_plane(y, w, kernel, stride, ow, out, arg);
                             pool::relu_in_place(out, passes);
                         },
@@ -156,19 +153,15 @@ pub(crate) fn input_grad(
             .zip(x.par_chunks(dy.plane))
             .enumerate()
             .for_each(|(p, (dx, x))| {
-                let ch = p % c;
-                let (mu, inv, k, mg, mgx) = (mean[ch], inv_std[ch], k[ch], mean_g[ch], mean_gx[ch]);
+                let t = batch_norm::GradTerms::of(p % c, mean, inv_std, k, mean_g, mean_gx);
                 vectorized(
                     #[inline(always)]
                     || {
                         dy.plane_into(p, dx);
-                        if mg == 0.0 && mgx == 0.0 {
-                            // running statistics: x does not enter (an infinite x stays out)
-                            dx.iter_mut().for_each(|g| *g *= k);
+                        if t.running() {
+                            dx.iter_mut().for_each(|g| *g *= t.k);
                         } else {
-                            for (g, &x) in dx.iter_mut().zip(x) {
-                                *g = k * (*g - mg - (x - mu) * inv * mgx);
-                            }
+                            dx.iter_mut().zip(x).for_each(|(g, &x)| *g = t.dx(*g, x));
                         }
                     },
                 )
