@@ -221,6 +221,27 @@ def conv_ops():
     conv("conv2d_1x1_s1_p0_bias", [2, 3, 5, 5], [4, 3, 1, 1], 1, 0, True)
 
 
+def winograd_conv_ops():
+    """3x3 stride-1 convolutions with at least 16 channels each way: the shapes kindling
+    computes by Winograd's F(2x2, 3x3) (crates/core/src/kernels/winograd.rs). Added after
+    every other case, so the cases before them keep their random inputs."""
+    def conv(name, xs, ws, padding, bias):
+        inputs = {"x": rn(*xs), "w": 0.2 * rn(*ws)}
+        if bias:
+            inputs["b"] = 0.5 * rn(ws[0])
+            expr = f"torch.nn.functional.conv2d(x, w, b, stride=1, padding={padding})"
+            fn = lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=padding)  # noqa: E731
+        else:
+            expr = f"torch.nn.functional.conv2d(x, w, stride=1, padding={padding})"
+            fn = lambda x, w: F.conv2d(x, w, stride=1, padding=padding)  # noqa: E731
+        add(name, expr, "conv2d", inputs, {"stride": 1, "padding": padding}, fn)
+
+    # "same" padding, as conv2 of the mnist_bn CNN (there 32 -> 64 channels on 14x14)
+    conv("conv2d_3x3_s1_p1_bias_16to16_winograd", [2, 16, 4, 4], [16, 16, 3, 3], 1, True)
+    # odd output sizes (3x5) cut the last tiles; 17 channels are not whole vectors
+    conv("conv2d_3x3_s1_p0_nobias_17to16_winograd", [1, 17, 5, 7], [16, 17, 3, 3], 0, False)
+
+
 def pool_ops():
     for xs, k, s in (([2, 3, 8, 8], 2, 2), ([1, 2, 7, 7], 3, 2), ([1, 1, 6, 6], 2, 1)):
         add(f"max_pool2d_{shape_name(xs)}_k{k}_s{s}",
@@ -271,6 +292,7 @@ def main():
     pool_ops()
     loss_ops()
     batch_norm_ops()
+    winograd_conv_ops()
     write_fixture(OUT, GENERATOR, cases)
 
 

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use super::gemm::{col_major_is_faster, sgemm, sgemm_col_major, Mat};
 use super::transpose::transpose_add_bias;
+use super::winograd::{self, Winograd};
 use super::{buffers, num_threads, sum_zip, vectorized};
 use crate::ops::conv::Geometry;
 
@@ -258,6 +259,8 @@ pub(super) struct ImageConv<'a> {
     // writing every image's columns out to memory and reading them back.
     col: Vec<f32>,
     pixel_major: Vec<f32>,
+    // Set when this convolution takes Winograd's path (`winograd.rs`) instead of im2col.
+    winograd: Option<(Winograd, winograd::Scratch)>,
 }
 
 impl<'a> ImageConv<'a> {
@@ -271,6 +274,22 @@ impl<'a> ImageConv<'a> {
         o: usize,
     ) -> Self {
         let ohw = g.col_cols();
+        let threads = gemm_threads(n);
+        if winograd::applies(g, o) {
+            let wg = Winograd::new(g, w, o);
+            let scratch = wg.scratch(false);
+            return ImageConv {
+                g,
+                w,
+                b,
+                o,
+                threads,
+                col_major: false,
+                col: Vec::new(),
+                pixel_major: Vec::new(),
+                winograd: Some((wg, scratch)),
+            };
+        }
         // The output channels as the GEMM's contiguous dimension where that fills gemm's
         // micro-kernel better than the pixels do (`col_major_is_faster`).
         let col_major = col_major_is_faster(o, ohw);
@@ -279,17 +298,22 @@ impl<'a> ImageConv<'a> {
             w,
             b,
             o,
-            threads: gemm_threads(n),
+            threads,
             col_major,
             col: buffers::take(g.col_len()), // im2col writes it all
             // and the GEMM all of this one, when it is used
             pixel_major: buffers::take(if col_major { o * ohw } else { 0 }),
+            winograd: None,
         }
     }
 
     /// Convolves one image (`[C, H, W]`) into `out` (`[o, oh, ow]`), bias included.
     #[inline(always)]
     pub(super) fn run(&mut self, image: &[f32], out: &mut [f32]) {
+        if let Some((wg, scratch)) = &mut self.winograd {
+            wg.forward_image(scratch, image, self.b, out, self.threads);
+            return;
+        }
         let (g, o, ohw) = (self.g, self.o, self.g.col_cols());
         im2col(g, image, &mut self.col);
         let (wm, cm) = (Mat::rows(self.w, g.col_rows()), Mat::rows(&self.col, ohw));
@@ -322,6 +346,9 @@ impl<'a> ImageConv<'a> {
     pub(super) fn recycle(self) {
         buffers::recycle(self.col);
         buffers::recycle(self.pixel_major);
+        if let Some((_, scratch)) = self.winograd {
+            scratch.recycle();
+        }
     }
 }
 
@@ -394,26 +421,34 @@ pub(super) fn backward(
     let blocks = n.min(num_threads()).max(1);
     let per_block = n.div_ceil(blocks);
     let threads = gemm_threads(n);
+    // Winograd's path keeps its weight gradient as dU, `[16][c][o]`, until the end.
+    let wino = winograd::applies(g, o).then(|| Winograd::new(g, wd, o));
+    let dw_len = wino.as_ref().map_or(o * k, Winograd::du_len);
     // Each block returns its dWᵀ partial sum followed by its db partial sum (Σ of each
     // output channel's gradient over its pixels), also taken while dOut_n is in cache.
     let run_block = |blk: usize, mut dx: Option<&mut [f32]>| -> Vec<f32> {
         vectorized(
             #[inline(always)]
             || {
-                let mut acc = vec![0.0; o * k + o];
+                let mut acc = vec![0.0; dw_len + o];
                 // Fully written by im2col, then by the dcol product: no need to zero it.
-                let mut col = buffers::take(g.col_len());
+                let mut col = buffers::take(if wino.is_some() { 0 } else { g.col_len() });
+                let mut wino_scratch = wino.as_ref().map(|wg| wg.scratch(dx.is_some()));
                 let mut scratch = buffers::take(source.scratch_len());
                 for (local, img) in (blk * per_block..((blk + 1) * per_block).min(n)).enumerate() {
                     let dout = source.image(img, &mut scratch);
-                    for (db, row) in acc[o * k..].iter_mut().zip(dout.chunks(ohw)) {
+                    for (db, row) in acc[dw_len..].iter_mut().zip(dout.chunks(ohw)) {
                         *db += sum_zip(row, row, |v, _| v);
                     }
-                    im2col(
-                        g,
-                        &xd[img * g.image_len()..(img + 1) * g.image_len()],
-                        &mut col,
-                    );
+                    let image = &xd[img * g.image_len()..(img + 1) * g.image_len()];
+                    let dx_image = dx
+                        .as_deref_mut()
+                        .map(|dx| &mut dx[local * g.image_len()..(local + 1) * g.image_len()]);
+                    if let (Some(wg), Some(s)) = (&wino, &mut wino_scratch) {
+                        wg.backward_image(s, image, dout, &mut acc[..dw_len], dx_image, threads);
+                        continue;
+                    }
+                    im2col(g, image, &mut col);
                     // dWᵀ, `[k, o]`: contiguous along the channels, a full micro-kernel
                     // panel (see `sgemm_col_major`); transposed once at the end.
                     sgemm_col_major(
@@ -426,7 +461,7 @@ pub(super) fn backward(
                         true,
                         threads,
                     );
-                    if let Some(dx) = dx.as_deref_mut() {
+                    if let Some(dx) = dx_image {
                         // `col` is free again: reuse it for dcol.
                         sgemm(
                             k,
@@ -441,13 +476,15 @@ pub(super) fn backward(
                         // Zeroed here, per image and on this thread, while it is about
                         // to be written anyway: a zeroed buffer for the whole batch cost one
                         // more pass over memory, on one thread.
-                        let dx = &mut dx[local * g.image_len()..(local + 1) * g.image_len()];
                         dx.fill(0.0);
                         col2im(g, &mut col, dx);
                     }
                 }
                 buffers::recycle(col);
                 buffers::recycle(scratch);
+                if let Some(s) = wino_scratch {
+                    s.recycle();
+                }
                 acc
             },
         )
@@ -469,7 +506,10 @@ pub(super) fn backward(
     for p in partials {
         sums.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
     }
-    let db = sums.split_off(o * k);
+    let db = sums.split_off(dw_len);
+    if let Some(wg) = &wino {
+        return (gx, wg.weight_grad(&sums), db);
+    }
     let mut gw = vec![0.0; o * k];
     transpose_add_bias(&sums, k, o, None, &mut gw);
     (gx, gw, db)

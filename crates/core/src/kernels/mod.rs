@@ -11,6 +11,8 @@
 //! - `buffers.rs`: the pool that recycles large buffers between training steps.
 //! - `transpose.rs`: a tiled transpose, for GEMM outputs stored the other way round.
 //! - `pool_x86.rs`: 2×2 max pooling in AVX-512 and AVX2 intrinsics.
+//! - `winograd.rs`: 3×3 convolutions with many channels by Winograd's F(2×2, 3×3), 2.25×
+//!   fewer multiply-adds than `conv.rs`'s im2col (`KINDLING_CONV=im2col` turns it off).
 //!
 //! [`set_kernels`] (or `KINDLING_KERNELS=reference` in the environment) runs a whole program
 //! on the reference kernels instead, which is slower but can be stepped through in a
@@ -34,6 +36,7 @@ pub(crate) mod pool;
 #[cfg(target_arch = "x86_64")]
 mod pool_x86;
 pub(crate) mod transpose;
+pub(crate) mod winograd;
 
 /// Which kernels the ops run: the plain reference loops in `ops/`, or the fast ones here.
 ///

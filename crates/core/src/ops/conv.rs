@@ -411,6 +411,13 @@ mod tests {
             (2, 2, 1, 1, 3, 3, 3, 1, 1),
             (1, 1, 2, 2, 2, 5, 5, 1, 2),
             (2, 3, 1, 1, 2, 5, 5, 1, 2),
+            // 3x3 at stride 1 with at least 16 channels each way: Winograd's path
+            // (`kernels/winograd.rs`), with odd output sizes that cut the last 2x2 tiles,
+            // channel counts that are not a multiple of its 16 lanes, and wide padding
+            (3, 32, 14, 14, 64, 3, 3, 1, 1),
+            (2, 17, 7, 9, 20, 3, 3, 1, 0),
+            (1, 16, 5, 6, 33, 3, 3, 1, 2),
+            (2, 16, 1, 1, 16, 3, 3, 1, 1),
         ] {
             let g = Geometry::new(&[n, c, h, w], &[o, c, kh, kw], s, p);
             let (x, wt, b) = (
