@@ -216,6 +216,7 @@ pub(crate) fn conv2d_forward(
         return out;
     }
     let per_block = images_per_block(n);
+    let wino = winograd::plan(g, w, o);
     super::parallel(|| {
         out.par_chunks_mut(per_block * o * ohw)
             .zip(x.par_chunks(per_block * g.image_len()))
@@ -223,7 +224,7 @@ pub(crate) fn conv2d_forward(
                 vectorized(
                     #[inline(always)]
                     || {
-                        let mut conv = ImageConv::new(g, w, b, n, o);
+                        let mut conv = ImageConv::new(g, w, b, n, o, wino.as_ref());
                         for (out, image) in
                             out.chunks_mut(o * ohw).zip(images.chunks(g.image_len()))
                         {
@@ -260,11 +261,12 @@ pub(super) struct ImageConv<'a> {
     col: Vec<f32>,
     pixel_major: Vec<f32>,
     // Set when this convolution takes Winograd's path (`winograd.rs`) instead of im2col.
-    winograd: Option<(Winograd, winograd::Scratch)>,
+    winograd: Option<(&'a Winograd, winograd::Scratch)>,
 }
 
 impl<'a> ImageConv<'a> {
-    /// The scratch buffers for a batch of `n` images with `o` output channels.
+    /// The scratch buffers for a batch of `n` images with `o` output channels; `wino` is
+    /// `winograd::plan`'s for this convolution, built once for all threads.
     #[inline(always)]
     pub(super) fn new(
         g: &'a Geometry,
@@ -272,11 +274,11 @@ impl<'a> ImageConv<'a> {
         b: Option<&'a [f32]>,
         n: usize,
         o: usize,
+        wino: Option<&'a Winograd>,
     ) -> Self {
         let ohw = g.col_cols();
         let threads = gemm_threads(n);
-        if winograd::applies(g, o) {
-            let wg = Winograd::new(g, w, o);
+        if let Some(wg) = wino {
             let scratch = wg.scratch(false);
             return ImageConv {
                 g,
@@ -422,7 +424,7 @@ pub(super) fn backward(
     let per_block = n.div_ceil(blocks);
     let threads = gemm_threads(n);
     // Winograd's path keeps its weight gradient as dU, `[16][c][o]`, until the end.
-    let wino = winograd::applies(g, o).then(|| Winograd::new(g, wd, o));
+    let wino = winograd::plan(g, wd, o);
     let dw_len = wino.as_ref().map_or(o * k, Winograd::du_len);
     // Each block returns its dWᵀ partial sum followed by its db partial sum (Σ of each
     // output channel's gradient over its pixels), also taken while dOut_n is in cache.

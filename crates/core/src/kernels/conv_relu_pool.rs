@@ -12,6 +12,7 @@
 use rayon::prelude::*;
 
 use super::conv::{backward as conv_backward, images_per_block, ImageConv, OutputGrad};
+use super::winograd;
 use super::{buffers, pool, vectorized};
 use crate::ops::conv::Geometry;
 
@@ -47,6 +48,7 @@ pub(crate) fn forward(
     let image_len = g.c * g.h * g.w;
     let per_block = images_per_block(n);
     let pooled = per_block * o * out_plane;
+    let wino = winograd::plan(g, w, o);
     super::parallel(|| {
         out.par_chunks_mut(pooled)
             .zip(argmax.par_chunks_mut(pooled))
@@ -56,7 +58,7 @@ pub(crate) fn forward(
                 vectorized(
                     #[inline(always)]
                     || {
-                        let mut conv = ImageConv::new(g, w, b, n, o);
+                        let mut conv = ImageConv::new(g, w, b, n, o, wino.as_ref());
                         // One image's convolution: written and pooled while in cache.
                         let mut y = buffers::take(o * conv_plane);
                         let per_image = o * out_plane;
