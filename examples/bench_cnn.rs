@@ -56,30 +56,41 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
+/// The benchmark's flags.
+#[derive(clap::Parser)]
+#[command(
+    name = "bench_cnn",
+    about = "The mnist_bn CNN at batch 64, with and without BatchNorm: ms per training step, \
+             inference images per second, peak RSS."
+)]
+struct Args {
+    /// Timed training steps, after 5 warm-up steps.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    steps: u64,
+    /// Images per batch.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    batch: u64,
+    /// Threads (default: kindling's, one per core).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    threads: Option<u64>,
+    /// Record `kindling::diagnostics` every K-th step, and print the overhead.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    diagnostics: Option<u64>,
+    /// Print a per-op time table of the timed steps.
+    #[arg(long)]
+    profile: bool,
+}
+
 fn main() {
-    let mut steps = 50;
-    let mut batch = 64;
-    let mut profile = false;
-    let mut diagnostics: Option<u64> = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--profile" {
-            profile = true;
-            continue;
-        }
-        let value: usize = args
-            .next()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{flag} needs a number"));
-        match flag.as_str() {
-            "--steps" => steps = value,
-            "--batch" => batch = value,
-            "--threads" => kindling::set_num_threads(value).expect("set threads once"),
-            "--diagnostics" => diagnostics = Some(value.max(1) as u64),
-            other => {
-                panic!("unknown flag {other}; use --steps N, --batch N, --threads N, --diagnostics K, --profile")
-            }
-        }
+    let args = <Args as clap::Parser>::parse();
+    let (steps, batch, profile, diagnostics) = (
+        args.steps as usize,
+        args.batch as usize,
+        args.profile,
+        args.diagnostics,
+    );
+    if let Some(threads) = args.threads {
+        kindling::set_num_threads(threads as usize).expect("nothing has used the threads yet");
     }
     println!(
         "kindling bench_cnn: batch {batch}, {steps} timed steps after 5 warm-up, {} thread(s)",

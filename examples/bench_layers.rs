@@ -119,29 +119,26 @@ fn fma_peak_gflops(width: Isa) -> f64 {
     (ITERS * 12 * 2) as f64 / t / 1e9
 }
 
+/// The benchmark's flags.
+#[derive(clap::Parser)]
+#[command(
+    name = "bench_layers",
+    about = "Each layer of the mnist_bn CNN, forward and backward, against the FMA peak."
+)]
+struct Args {
+    /// Repetitions of each timing (the smallest is kept); 0 prints only the instruction
+    /// set and its FMA peak.
+    #[arg(long, default_value_t = 30)]
+    reps: usize,
+    /// Threads.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    threads: u64,
+}
+
 fn main() {
-    let mut reps = 30;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value: usize = match args.next().and_then(|v| v.parse().ok()) {
-            Some(v) => v,
-            None => {
-                eprintln!("{flag} needs a number; use --reps N, --threads N");
-                std::process::exit(2);
-            }
-        };
-        match flag.as_str() {
-            "--reps" => reps = value,
-            "--threads" => kindling::set_num_threads(value).expect("set threads once"),
-            other => {
-                eprintln!("unknown flag {other}; use --reps N, --threads N");
-                std::process::exit(2);
-            }
-        }
-    }
-    if !std::env::args().any(|a| a == "--threads") {
-        kindling::set_num_threads(1).expect("set threads once");
-    }
+    let args = <Args as clap::Parser>::parse();
+    let reps = args.reps;
+    kindling::set_num_threads(args.threads as usize).expect("nothing has used the threads yet");
     let peak = fma_peak_gflops(isa());
     println!(
         "kindling bench_layers: batch 64, {} thread(s), kindling's loops use {}, \

@@ -47,10 +47,26 @@ pub(super) fn plan(g: &Geometry, w: &[f32], o: usize) -> Option<Winograd> {
     applies(g, o).then(|| Winograd::new(g, w, o))
 }
 
-/// `KINDLING_CONV=im2col` turns the Winograd path off (read once).
+/// `KINDLING_CONV=im2col` turns the Winograd path off; `winograd` (or nothing) leaves it on.
+/// Read once; another value is ignored with a warning on stderr, as `KINDLING_ISA` does.
 fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var("KINDLING_CONV").map_or(true, |v| v != "im2col"))
+    *ON.get_or_init(|| {
+        let Ok(v) = std::env::var("KINDLING_CONV") else {
+            return true;
+        };
+        match v.trim().to_ascii_lowercase().as_str() {
+            "im2col" => false,
+            "" | "winograd" => true,
+            other => {
+                eprintln!(
+                    "kindling: KINDLING_CONV={other:?} is not one of winograd, im2col; \
+                     using winograd"
+                );
+                true
+            }
+        }
+    })
 }
 
 /// One convolution's sizes and its transformed filters `U`, in two layouts.
