@@ -7,6 +7,10 @@
 //! Images are split across threads in fixed blocks (each runs its own single-threaded GEMM),
 //! the coarse parallelism that pays off at batch 64 on 2 cores, and each thread rebuilds its
 //! images' columns in one cache-sized buffer rather than writing them all out to memory.
+//!
+//! 3×3 stride-1 convolutions with at least 16 channels each way take Winograd's path
+//! (`winograd.rs`) instead, image by image inside the same loops (`ImageConv::run` and the
+//! backward's per-image body), so everything built on these loops gets it too.
 
 use rayon::prelude::*;
 
