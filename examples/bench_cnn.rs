@@ -67,8 +67,9 @@ struct Args {
     /// Timed training steps, after 5 warm-up steps.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
     steps: u64,
-    /// Images per batch.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Images per batch: at least 2, since BatchNorm in training needs more than one value
+    /// per channel (as in PyTorch).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(2..))]
     batch: u64,
     /// Threads (default: kindling's, one per core).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]

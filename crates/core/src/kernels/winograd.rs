@@ -107,30 +107,29 @@ impl Winograd {
         // From the buffer pool (every element is written below): two fresh 128 KiB vectors
         // per call cost page faults.
         let (mut u, mut u_t) = (buffers::take(16 * o * c), buffers::take(16 * o * c));
-        for (oc, filters) in w.chunks_exact(c * 9).enumerate() {
-            for (ic, f) in filters.chunks_exact(9).enumerate() {
-                // t = G·g (4×3), then U = t·Gᵀ (4×4).
-                let mut t = [[0.0f32; 3]; 4];
-                for b in 0..3 {
-                    let (g0, g1, g2) = (f[b], f[3 + b], f[6 + b]);
-                    t[0][b] = g0;
-                    t[1][b] = 0.5 * (g0 + g1 + g2);
-                    t[2][b] = 0.5 * (g0 - g1 + g2);
-                    t[3][b] = g2;
-                }
-                for (i, t) in t.iter().enumerate() {
-                    let row = [
-                        t[0],
-                        0.5 * (t[0] + t[1] + t[2]),
-                        0.5 * (t[0] - t[1] + t[2]),
-                        t[2],
-                    ];
-                    for (j, value) in row.into_iter().enumerate() {
-                        u[((i * 4 + j) * o + oc) * c + ic] = value;
+        // Each output channel's filters turned to `[tap][c]`, so that `U = G·g·Gᵀ` runs
+        // over vectors of input channels like the other transforms.
+        let mut taps = buffers::take(9 * c);
+        let rows: [Option<usize>; 9] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(Some);
+        let (mut part, mut out) = ([[0.0; L]; 9], [[0.0; L]; 16]);
+        super::vectorized(
+            #[inline(always)]
+            || {
+                for (oc, filters) in w.chunks_exact(c * 9).enumerate() {
+                    transpose_add_bias(filters, c, 9, None, &mut taps);
+                    for l0 in (0..c).step_by(L) {
+                        let width = L.min(c - l0);
+                        let src = gather(&taps, &rows, c, l0, width, &mut part);
+                        per_lane(&src, &mut out, filter_transform);
+                        for (xi, v) in out.iter().enumerate() {
+                            let at = (xi * o + oc) * c + l0;
+                            put(&mut u[at..at + width], v);
+                        }
                     }
                 }
-            }
-        }
+            },
+        );
+        buffers::recycle(taps);
         // Written block by block here: filling it in the loop above strode across all of it.
         for (block, block_t) in u.chunks_exact(o * c).zip(u_t.chunks_exact_mut(o * c)) {
             transpose_add_bias(block, o, c, None, block_t);
@@ -505,6 +504,24 @@ fn row(m: &[f32; 16], i: usize) -> [f32; 4] {
 #[inline(always)]
 fn col(m: &[f32; 16], j: usize) -> [f32; 4] {
     [m[j], m[4 + j], m[8 + j], m[12 + j]]
+}
+
+/// `G·g·Gᵀ` of a 3×3 filter `g` (row-major), as a row-major 4×4.
+/// `G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]]`.
+#[inline(always)]
+fn filter_transform(g: &[f32; 9]) -> [f32; 16] {
+    let gm = |[x0, x1, x2]: [f32; 3]| [x0, 0.5 * (x0 + x1 + x2), 0.5 * (x0 - x1 + x2), x2];
+    let mut t = [0.0; 12]; // G·g, 4×3
+    for j in 0..3 {
+        for (i, v) in gm([g[j], g[3 + j], g[6 + j]]).into_iter().enumerate() {
+            t[3 * i + j] = v;
+        }
+    }
+    let mut u = [0.0; 16];
+    for i in 0..4 {
+        u[4 * i..4 * i + 4].copy_from_slice(&gm([t[3 * i], t[3 * i + 1], t[3 * i + 2]]));
+    }
+    u
 }
 
 /// `Bᵀ·d·B` of a 4×4 input window `d` (row-major): `Bᵀ` down each column, then along each row.
