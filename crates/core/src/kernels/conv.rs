@@ -281,35 +281,23 @@ impl<'a> ImageConv<'a> {
         wino: Option<&'a Winograd>,
     ) -> Self {
         let ohw = g.col_cols();
-        let threads = gemm_threads(n);
-        if let Some(wg) = wino {
-            let scratch = wg.scratch(false);
-            return ImageConv {
-                g,
-                w,
-                b,
-                o,
-                threads,
-                col_major: false,
-                col: Vec::new(),
-                pixel_major: Vec::new(),
-                winograd: Some((wg, scratch)),
-            };
-        }
+        // Winograd's path brings its own buffers; im2col's are then left empty.
+        let winograd = wino.map(|wg| (wg, wg.scratch(false)));
+        let im2col = winograd.is_none();
         // The output channels as the GEMM's contiguous dimension where that fills gemm's
         // micro-kernel better than the pixels do (`col_major_is_faster`).
-        let col_major = col_major_is_faster(o, ohw);
+        let col_major = im2col && col_major_is_faster(o, ohw);
         ImageConv {
             g,
             w,
             b,
             o,
-            threads,
+            threads: gemm_threads(n),
             col_major,
-            col: buffers::take(g.col_len()), // im2col writes it all
+            col: buffers::take(if im2col { g.col_len() } else { 0 }), // im2col writes it all
             // and the GEMM all of this one, when it is used
             pixel_major: buffers::take(if col_major { o * ohw } else { 0 }),
-            winograd: None,
+            winograd,
         }
     }
 
